@@ -1,0 +1,52 @@
+"""LANISTR: multimodal learning from structured and unstructured data.
+
+Public API (plugins import only from here and from ``lanistr_core.testing``).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from lanistr_core.attention import BACKENDS, attend
+from lanistr_core.contracts import (
+    PRESENT,
+    Batch,
+    EncodedTokens,
+    Encoder,
+    Fusion,
+    FusionOutput,
+    MaskingObjective,
+    ModalitySpec,
+    Preprocessor,
+)
+from lanistr_core.hookspecs import hookimpl
+from lanistr_core.registry import (
+    RegistryError,
+    create_fusion,
+    get_modality,
+    get_registry,
+    list_fusions,
+    list_modalities,
+)
+
+__all__ = [
+    "BACKENDS",
+    "PRESENT",
+    "Batch",
+    "EncodedTokens",
+    "Encoder",
+    "Fusion",
+    "FusionOutput",
+    "MaskingObjective",
+    "ModalitySpec",
+    "Preprocessor",
+    "RegistryError",
+    "__version__",
+    "attend",
+    "create_fusion",
+    "get_modality",
+    "get_registry",
+    "hookimpl",
+    "list_fusions",
+    "list_modalities",
+]

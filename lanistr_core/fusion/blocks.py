@@ -1,0 +1,70 @@
+"""Transformer building blocks shared by the fusion modules (pre-norm, role-named layers)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lanistr_core.attention import attend
+
+
+class Attention(nn.Module):
+    """Multi-head attention from a query sequence to a context sequence via ``attend``."""
+
+    def __init__(self, *, dim: int, heads: int, dropout: float = 0.0, backend: str = "auto") -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
+        self.heads, self.dropout, self.backend = heads, dropout, backend
+        self.to_q = nn.Linear(dim, dim)
+        self.to_kv = nn.Linear(dim, 2 * dim)
+        self.to_out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, Lq, D) queries; context: (B, Lk, D); key_mask: (B, Lk) bool -> (B, Lq, D)."""
+        B, Lq, D = x.shape
+        h = self.heads
+        q = self.to_q(x).view(B, Lq, h, D // h).transpose(1, 2)  # (B, H, Lq, Dh)
+        k, v = self.to_kv(context).chunk(2, dim=-1)
+        k = k.view(B, -1, h, D // h).transpose(1, 2)  # (B, H, Lk, Dh)
+        v = v.view(B, -1, h, D // h).transpose(1, 2)
+        out = attend(q, k, v, key_mask=key_mask, backend=self.backend, dropout_p=self.dropout if self.training else 0.0)
+        return self.to_out(out.transpose(1, 2).reshape(B, Lq, D))  # (B, Lq, D)
+
+
+class FeedForward(nn.Module):
+    """Pre-norm MLP with GELU."""
+
+    def __init__(self, *, dim: int, mult: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim), nn.Linear(dim, dim * mult), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim * mult, dim)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) -> (B, L, D)."""
+        return self.net(x)
+
+
+class Block(nn.Module):
+    """Pre-norm attention + MLP block; cross-attention when ``context`` is given, else self-attention."""
+
+    def __init__(
+        self, *, dim: int, heads: int, mlp_mult: int = 4, dropout: float = 0.0, backend: str = "auto", cross: bool = False
+    ) -> None:
+        super().__init__()
+        self.norm_q = nn.LayerNorm(dim)
+        self.norm_kv = nn.LayerNorm(dim) if cross else None
+        self.attn = Attention(dim=dim, heads=heads, dropout=dropout, backend=backend)
+        self.ff = FeedForward(dim=dim, mult=mlp_mult, dropout=dropout)
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, key_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x: (B, L, D); context: (B, N, D) or None (self-attention); key_mask over context (or x)."""
+        q = self.norm_q(x)
+        if (context is None) != (self.norm_kv is None):
+            raise ValueError("a cross-attention Block needs a context; a self-attention Block takes none")
+        kv = q if context is None else self.norm_kv(context)
+        x = x + self.attn(q, kv, key_mask)
+        return x + self.ff(x)

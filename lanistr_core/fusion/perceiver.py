@@ -1,0 +1,55 @@
+"""Perceiver-IO-style fusion: learned latents cross-attend to all modality tokens (the paper's fusion)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lanistr_core.contracts import Fusion, FusionOutput
+from lanistr_core.fusion.blocks import Attention, Block
+
+
+class PerceiverFusion(Fusion):
+    """Latents (L x D) <- cross-attention over N tokens, then ``depth`` latent self-attention blocks.
+
+    Cost per row is O(N*L + depth*L^2): linear in the number of input tokens.
+    The pooled vector comes from a learned output query attending over the latents.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim: int,
+        n_modalities: int = 1,
+        num_latents: int = 64,
+        depth: int = 2,
+        heads: int = 4,
+        mlp_mult: int = 4,
+        dropout: float = 0.0,
+        attention: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.latents = nn.Parameter(torch.randn(num_latents, dim) * 0.02)
+        self.cross = Block(dim=dim, heads=heads, mlp_mult=mlp_mult, dropout=dropout, backend=attention, cross=True)
+        self.layers = nn.ModuleList(
+            Block(dim=dim, heads=heads, mlp_mult=mlp_mult, dropout=dropout, backend=attention) for _ in range(depth)
+        )
+        self.norm_latents = nn.LayerNorm(dim)
+        self.out_query = nn.Parameter(torch.randn(1, dim) * 0.02)
+        self.to_pooled = Attention(dim=dim, heads=heads, backend=attention)
+        self.norm_out = nn.LayerNorm(dim)
+
+    def forward(
+        self, tokens: torch.Tensor, mask: torch.Tensor, *, modality_index: torch.Tensor | None = None
+    ) -> FusionOutput:
+        """tokens (B, N, D), mask (B, N) -> latents (B, L, D) and pooled (B, D)."""
+        B = tokens.shape[0]
+        x = self.latents.unsqueeze(0).expand(B, -1, -1)  # (B, L, D)
+        x = self.cross(x, context=tokens, key_mask=mask)
+        for layer in self.layers:
+            x = layer(x)
+        x = self.norm_latents(x)
+        query = self.out_query.unsqueeze(0).expand(B, -1, -1)  # (B, 1, D)
+        pooled = self.norm_out(query + self.to_pooled(query, x)).squeeze(1)  # (B, D)
+        return FusionOutput(tokens=x, pooled=pooled)
