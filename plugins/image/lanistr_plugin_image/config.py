@@ -1,0 +1,103 @@
+"""Hyper-parameters of the image modality and its size presets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+# torchvision's ImageNet statistics: the usual choice for ViTs trained from scratch.
+# Google's pretrained ViT checkpoints expect 0.5/0.5 instead: set mean/std to match a checkpoint.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+ON_ERROR_CHOICES = ("missing", "raise")
+
+
+def _float_triple(value: Iterable[Any]) -> tuple[float, float, float]:
+    """Accept any 3-item sequence (JSON gives lists back) and store a tuple of floats."""
+    items = tuple(float(v) for v in value)
+    if len(items) != 3:
+        raise ValueError(f"expected 3 values (one per RGB channel), got {len(items)}: {items}")
+    return items  # type: ignore[return-value]
+
+
+def _float_pair(value: Iterable[Any]) -> tuple[float, float]:
+    """Accept any 2-item sequence and store a tuple of floats."""
+    items = tuple(float(v) for v in value)
+    if len(items) != 2:
+        raise ValueError(f"expected 2 values, got {len(items)}: {items}")
+    return items  # type: ignore[return-value]
+
+
+def _positive_std(instance: Any, attribute: attrs.Attribute, value: tuple[float, ...]) -> None:
+    if any(v <= 0 for v in value):
+        raise ValueError(f"{attribute.name} must be positive per channel, got {value}")
+
+
+def _crop_scale_range(instance: Any, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
+    low, high = value
+    if not 0.0 < low <= high <= 1.0:
+        raise ValueError(f"{attribute.name} must satisfy 0 < low <= high <= 1, got {value}")
+
+
+def _patch_divides_image(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    # A ViT cuts the image into a regular grid; a remainder would be silently dropped.
+    if instance.image_size % value:
+        raise ValueError(f"patch_size {value} must divide image_size {instance.image_size}")
+
+
+def _heads_divide_hidden(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if instance.hidden_size % value:
+        raise ValueError(f"num_heads {value} must divide hidden_size {instance.hidden_size}")
+
+
+@attrs.frozen(kw_only=True)
+class ImageConfig:
+    """Configuration of the image modality (preprocessing, ViT encoder, SimMIM objective).
+
+    Attributes:
+        image_size: side of the square the images are resized (or cropped) to.
+        patch_size: ViT patch side; must divide ``image_size``. Ignored for the
+            architecture when ``pretrained_path`` is set (the checkpoint's value is used).
+        hidden_size, num_layers, num_heads, intermediate_size, dropout: ViT shape;
+            ignored when ``pretrained_path`` is set.
+        mean, std: per-channel normalisation applied after scaling pixels to [0, 1].
+        augment: random resized crop + horizontal flip, applied only while the
+            preprocessor is in training mode (``preprocessor.train()``).
+        crop_scale: area range of the random resized crop (SimMIM uses 0.67-1).
+        mask_ratio: fraction of patches the MIM objective masks in each present image.
+        on_error: ``"missing"`` treats unreadable images as absent (one warning per
+            batch), ``"raise"`` raises ``ValueError`` naming the column and row.
+        root_dir: folder that relative image paths are resolved against (default: cwd).
+        pretrained_path: local directory of a Hugging Face ViT checkpoint
+            (``save_pretrained`` output); loaded with ``local_files_only``.
+    """
+
+    image_size: int = attrs.field(default=32, validator=attrs.validators.ge(8))
+    patch_size: int = attrs.field(default=8, validator=[attrs.validators.gt(0), _patch_divides_image])
+    hidden_size: int = attrs.field(default=32, validator=attrs.validators.gt(0))
+    num_layers: int = attrs.field(default=2, validator=attrs.validators.gt(0))
+    num_heads: int = attrs.field(default=2, validator=[attrs.validators.gt(0), _heads_divide_hidden])
+    intermediate_size: int = attrs.field(default=64, validator=attrs.validators.gt(0))
+    dropout: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
+    mean: tuple[float, float, float] = attrs.field(default=IMAGENET_MEAN, converter=_float_triple)
+    std: tuple[float, float, float] = attrs.field(default=IMAGENET_STD, converter=_float_triple, validator=_positive_std)
+    augment: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    crop_scale: tuple[float, float] = attrs.field(default=(0.67, 1.0), converter=_float_pair, validator=_crop_scale_range)
+    mask_ratio: float = attrs.field(default=0.5, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)])
+    on_error: str = attrs.field(default="missing", validator=attrs.validators.in_(ON_ERROR_CHOICES))
+    root_dir: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str)))
+    pretrained_path: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Tests: 16 patches of 8x8, a 2-layer ViT of width 32 (runs in milliseconds on CPU).
+    "tiny": dict(image_size=32, patch_size=8, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64),
+    # 2-core CPU demo: 16 patches of 16x16 (17 tokens per image keeps fusion cheap), 4 layers of width 128.
+    "small": dict(image_size=64, patch_size=16, hidden_size=128, num_layers=4, num_heads=4, intermediate_size=256),
+    # The paper's encoder: ViT-B/16 at 224x224.
+    "base": dict(image_size=224, patch_size=16, hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072),
+}

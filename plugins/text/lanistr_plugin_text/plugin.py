@@ -1,0 +1,58 @@
+"""Registers the text modality with LANISTR (entry point ``lanistr`` -> ``text``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lanistr_core
+from lanistr_core import ModalitySpec
+from lanistr_plugin_text.config import PRESETS, TextConfig
+from lanistr_plugin_text.detection import detect_text_column
+from lanistr_plugin_text.encoder import TextEncoder
+from lanistr_plugin_text.objective import MaskedLanguageModeling
+from lanistr_plugin_text.preprocessor import TextPreprocessor
+
+
+def build_preprocessor(config: TextConfig, columns: Sequence[str]) -> TextPreprocessor:
+    """An unfitted preprocessor for ``columns``."""
+    return TextPreprocessor(config=config, columns=columns)
+
+
+def build_encoder(config: TextConfig, preprocessor: TextPreprocessor) -> TextEncoder:
+    """A BERT whose vocabulary matches the fitted tokenizer (loaded from ``pretrained_path`` if set)."""
+    if config.pretrained_path is not None:
+        return TextEncoder.from_pretrained(config=config, vocab_size=preprocessor.vocab_size)
+    return TextEncoder.from_config(
+        config=config, vocab_size=preprocessor.vocab_size, pad_id=preprocessor.token_id("pad")
+    )
+
+
+def build_objective(config: TextConfig, encoder: TextEncoder, preprocessor: TextPreprocessor) -> MaskedLanguageModeling:
+    """Masked language modelling whose head is tied to ``encoder``'s word embeddings."""
+    return MaskedLanguageModeling(
+        encoder=encoder,
+        mask_id=preprocessor.token_id("mask"),
+        special_ids=preprocessor.special_ids,
+        vocab_size=preprocessor.vocab_size,
+        mlm_probability=config.mlm_probability,
+    )
+
+
+SPEC = ModalitySpec(
+    name="text",
+    config_cls=TextConfig,
+    presets=PRESETS,
+    detect=detect_text_column,
+    build_preprocessor=build_preprocessor,
+    build_encoder=build_encoder,
+    build_objective=build_objective,
+    loss_weight=1.0,  # official LANISTR lambda_mlm
+    description="Free text: BERT encoder, WordPiece vocabulary trained on the data, masked language modelling",
+)
+
+
+@lanistr_core.hookimpl
+def lanistr_register_modalities(registrar: Any) -> None:
+    """Register the text modality (``registrar`` is the core's ``Registrar``, not public API)."""
+    registrar.add_modality(SPEC)
