@@ -21,6 +21,7 @@ from lanistr_core.contracts import (
 )
 from lanistr_core.hookspecs import hookimpl
 from lanistr_core.registry import (
+    Registrar,
     RegistryError,
     create_fusion,
     get_modality,
@@ -40,6 +41,7 @@ __all__ = [
     "MaskingObjective",
     "ModalitySpec",
     "Preprocessor",
+    "Registrar",
     "RegistryError",
     "__version__",
     "attend",
@@ -50,3 +52,7 @@ __all__ = [
     "list_fusions",
     "list_modalities",
 ]
+
+from lanistr_core.facade import Lanistr  # noqa: E402  (after the registry it builds on)
+
+__all__ += ["Lanistr"]

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from lanistr_core.registry import get_registry
 
@@ -21,19 +31,164 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_table(path: str) -> pd.DataFrame:
+    """Read a CSV or Parquet file (by suffix)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".tsv"):
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    raise SystemExit(f"lanistr: cannot read {path!r}: use a .csv, .tsv or .parquet file")
+
+
+def load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Lanistr keyword options from ``--config`` TOML, then command-line flags on top."""
+    options: dict[str, Any] = {}
+    if args.config:
+        with open(args.config, "rb") as fh:
+            options = tomllib.load(fh)
+    for name in ("label", "preset", "fusion", "task", "device"):
+        value = getattr(args, name, None)
+        if value is not None:
+            options[name] = value
+    if getattr(args, "modality", None):
+        options["modalities"] = {}
+        for item in args.modality:
+            name, _, cols = item.partition("=")
+            options["modalities"][name] = [c.strip() for c in cols.split(",") if c.strip()] if cols else []
+        if all(not cols for cols in options["modalities"].values()):
+            options["modalities"] = list(options["modalities"])
+    for phase in ("pretrain", "finetune"):
+        epochs = getattr(args, f"{phase}_epochs", None)
+        if epochs is not None:
+            options.setdefault(phase, {})["epochs"] = epochs
+    if "modalities" not in options:
+        raise SystemExit("lanistr: say which modalities to use: --modality text=Title,Body (repeatable) or a "
+                         "[modalities] table in --config")
+    return options
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Pretrain + fine-tune (1% labels) + evaluate on the bundled reviews, against no pretraining."""
+    from lanistr_core.demo import run_demo
+
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    run_demo(out=args.out, seeds=seeds, label_fraction=args.label_fraction, max_rows=args.max_rows)
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    """Pretrain on a table and save the model directory."""
+    from lanistr_core import Lanistr
+
+    options = load_options(args)
+    model = Lanistr(options.pop("modalities"), **options)
+    model.pretrain(read_table(args.data), run_dir=args.out, resume=args.resume)
+    print(f"saved pretrained model to {model.save(Path(args.out) / 'model')}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fine-tune (from ``--model`` when given) and save."""
+    import attrs
+
+    from lanistr_core import Lanistr
+
+    frame = read_table(args.data)
+    if args.model:
+        model = Lanistr.load(args.model)
+        if args.label:
+            model.config = attrs.evolve(model.config, label=args.label)
+    else:
+        options = load_options(args)
+        model = Lanistr(options.pop("modalities"), **options)
+    model.fit(frame, run_dir=args.out, resume=args.resume)
+    print(f"saved fine-tuned model to {model.save(Path(args.out) / 'model')}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print metrics of a saved model on a labeled table (JSON)."""
+    from lanistr_core import Lanistr
+
+    frame = read_table(args.data)
+    print(json.dumps(Lanistr.load(args.model).evaluate(frame), indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Write predictions (and class probabilities with --proba) for each row."""
+    from lanistr_core import Lanistr
+
+    frame = read_table(args.data)
+    model = Lanistr.load(args.model)
+    out = pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
+    if args.proba:
+        proba = model.predict_proba(frame)
+        for i, cls in enumerate(model.classes_):
+            out[f"proba_{cls}"] = proba[:, i]
+    out.to_csv(args.output) if args.output else print(out.to_csv())
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, *, label: bool = True) -> None:
+    p.add_argument("--data", required=True, help="CSV or Parquet file")
+    p.add_argument("--config", help="TOML file with Lanistr options ([modalities], [pretrain], [finetune], ...)")
+    p.add_argument("--modality", action="append", metavar="NAME[=COL,COL]",
+                   help="a modality and its columns (repeatable); NAME alone detects columns")
+    if label:
+        p.add_argument("--label")
+    p.add_argument("--preset", choices=["tiny", "small", "base"])
+    p.add_argument("--fusion")
+    p.add_argument("--task", choices=["auto", "classification", "regression"])
+    p.add_argument("--device")
+    p.add_argument("--out", default="lanistr_runs/run", help="run directory (TensorBoard, checkpoints, model)")
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per job."""
     parser = argparse.ArgumentParser(prog="lanistr", description="LANISTR multimodal learning")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plugins", help="list discovered plugins and what they register")
     p.set_defaults(func=cmd_plugins)
+    p = sub.add_parser("demo", help="the main job on the bundled reviews: pretrain, fine-tune on 1%% labels, compare")
+    p.add_argument("--out", default="lanistr_runs/demo")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--label-fraction", type=float, default=0.01)
+    p.add_argument("--max-rows", type=int, help="use a random subset of the reviews (quick runs)")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("pretrain", help="self-supervised pretraining on a table")
+    _common(p, label=False)
+    p.add_argument("--pretrain-epochs", type=int)
+    p.set_defaults(func=cmd_pretrain)
+    p = sub.add_parser("fit", help="fine-tune on a labeled table (from --model when given)")
+    _common(p)
+    p.add_argument("--model", help="a saved (e.g. pretrained) model directory to start from")
+    p.add_argument("--finetune-epochs", type=int)
+    p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("evaluate", help="metrics of a saved model on a labeled table")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("predict", help="predictions of a saved model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--output", help="CSV file to write (default: stdout)")
+    p.add_argument("--proba", action="store_true", help="add class probabilities")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lanistr`` console script."""
+    from lanistr_core.registry import RegistryError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RegistryError) as err:  # user errors: one clear line, no traceback
+        raise SystemExit(f"lanistr {args.command}: error: {err}") from err
 
 
 if __name__ == "__main__":

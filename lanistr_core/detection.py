@@ -56,7 +56,7 @@ def is_series_value(value: Any) -> bool:
             return False
     if not isinstance(value, np.ndarray) or value.ndim not in (1, 2) or value.size == 0:
         return False
-    return value.dtype != np.uint8 or value.ndim < 3
+    return value.dtype.kind in "biuf"  # numbers only: arrays of strings or objects are not series
 
 
 def is_string_column(series: pd.Series) -> bool:

@@ -31,7 +31,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
+    # no sort_keys: key order carries meaning (the modality order of a saved model)
+    atomic_write_bytes(path, json.dumps(obj, indent=2).encode())
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -100,7 +100,8 @@ def check_objective_learns(
     torch.manual_seed(seed)
     batch = parts.preprocessor.transform(frame)
     masked, targets = parts.objective.mask(batch, torch.Generator().manual_seed(seed))
-    params = [p for m in (parts.encoder, parts.objective) for p in m.parameters() if p.requires_grad]
+    # dedupe by identity: objectives may tie weights to the encoder (MLM decoder = word embeddings)
+    params = list({id(p): p for m in (parts.encoder, parts.objective) for p in m.parameters() if p.requires_grad}.values())
     optimizer = torch.optim.Adam(params, lr=lr)
     parts.encoder.train(), parts.objective.train()
     losses = []

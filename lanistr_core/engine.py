@@ -1,0 +1,208 @@
+"""One training engine for pretraining and fine-tuning.
+
+AdamW with decoupled weight decay on matrices only, linear warmup + cosine decay,
+gradient clipping, bf16 autocast on CUDA, per-epoch validation with early stopping
+(best weights restored), deterministic per-epoch seeding (so a resumed run matches
+an uninterrupted one), TensorBoard scalars, progress bars, and an atomic checkpoint
+after every epoch. Rank-0-only logging/checkpoints keep it ready for DDP.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from lanistr_core.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from lanistr_core.config import TrainConfig
+from lanistr_core.data import MultimodalBatch
+from lanistr_core.serialization import save_tensors
+
+StepFn = Callable[[MultimodalBatch, int], tuple[torch.Tensor, dict[str, float]]]
+EvalFn = Callable[[DataLoader], dict[str, float]]
+
+
+def is_main_process() -> bool:
+    """True on rank 0 (or when not distributed)."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR multiplier: linear warmup to 1, then cosine decay to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def build_optimizer(params: Iterable[tuple[str, torch.nn.Parameter]], config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases, norms and other 1-D parameters."""
+    decay, no_decay = [], []
+    for _, p in params:
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+class Trainer:
+    """Runs one phase (``"pretrain"`` or ``"finetune"``) over a module that owns every trainable parameter.
+
+    ``monitor`` names the validation metric for early stopping; ``mode`` is ``"min"`` or ``"max"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        module: torch.nn.Module,
+        config: TrainConfig,
+        phase: str,
+        device: torch.device,
+        run_dir: str | Path | None = None,
+        seed: int = 0,
+        monitor: str = "val/loss",
+        mode: str = "min",
+        verbose: bool = True,
+    ) -> None:
+        self.module, self.config, self.phase, self.device = module, config, phase, device
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.seed, self.monitor, self.mode, self.verbose = seed, monitor, mode, verbose
+        self.history: list[dict[str, float]] = []
+        self._writer = None
+
+    # -- small overridable pieces ---------------------------------------------------
+
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast on CUDA when ``config.amp``; a no-op elsewhere."""
+        enabled = self.config.amp and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Any) -> float:
+        """Backpropagate, clip, step; returns the gradient norm before clipping."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        return float(norm)
+
+    def log(self, scalars: dict[str, float], step: int) -> None:
+        """Write scalars to TensorBoard (rank 0, when a run_dir is set)."""
+        if self.run_dir is None or not is_main_process():
+            return
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard" / self.phase))
+        for key, value in scalars.items():
+            self._writer.add_scalar(f"{self.phase}/{key}", value, step)
+
+    def is_better(self, value: float, best: float | None) -> bool:
+        """Compare a monitored metric with the best so far."""
+        return best is None or (value < best if self.mode == "min" else value > best)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """``run_dir/checkpoints/<phase>.safetensors`` (None without run_dir)."""
+        return None if self.run_dir is None else self.run_dir / "checkpoints" / f"{self.phase}.safetensors"
+
+    def train(
+        self, *, train_loader: DataLoader, step: StepFn, val_loader: DataLoader | None = None,
+        evaluate: EvalFn | None = None, resume: bool = False,
+    ) -> list[dict[str, float]]:
+        """Train for ``config.epochs`` (or until early stopping); returns the per-epoch history."""
+        cfg = self.config
+        steps_per_epoch = len(train_loader) if cfg.max_steps_per_epoch is None else min(len(train_loader), cfg.max_steps_per_epoch)
+        if steps_per_epoch == 0:
+            raise ValueError(f"{self.phase}: no training batch (too few rows for batch size {cfg.batch_size}?)")
+        total = cfg.epochs * steps_per_epoch
+        optimizer = build_optimizer(self.module.named_parameters(), cfg)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, int(cfg.warmup_ratio * total)))
+        state: dict[str, Any] = {"epoch": -1, "global_step": 0, "best": None, "bad_epochs": 0, "history": []}
+        best_weights = None
+        if resume and self.checkpoint_path is not None and checkpoint_exists(self.checkpoint_path):
+            state = load_checkpoint(self.checkpoint_path, module=self.module, optimizer=optimizer, scheduler=scheduler)
+            best_file = self.checkpoint_path.with_name(f"{self.phase}-best.safetensors")
+            if best_file.exists():
+                from lanistr_core.serialization import load_tensors
+
+                best_weights = load_tensors(best_file, device=str(self.device))
+            if self.verbose:
+                print(f"[{self.phase}] resuming after epoch {state['epoch'] + 1} (step {state['global_step']})")
+        self.history = list(state["history"])
+        for epoch in range(state["epoch"] + 1, cfg.epochs):
+            if state["bad_epochs"] >= cfg.patience:
+                break
+            record = self._run_epoch(epoch, train_loader, step, optimizer, scheduler, state, steps_per_epoch)
+            if val_loader is not None and evaluate is not None and len(val_loader) > 0:
+                self.module.eval()
+                with torch.no_grad(), self.autocast():
+                    metrics = evaluate(val_loader)
+                record.update({f"val/{k}" if not k.startswith("val/") else k: v for k, v in metrics.items()})
+                value = record[self.monitor]
+                if self.is_better(value, state["best"]):
+                    state["best"], state["bad_epochs"] = value, 0
+                    best_weights = copy.deepcopy(self.module.state_dict())
+                    self._save_best(best_weights)
+                else:
+                    state["bad_epochs"] += 1
+            self.log({k: v for k, v in record.items() if k != "epoch"}, state["global_step"])
+            self.history.append(record)
+            state["epoch"], state["history"] = epoch, self.history
+            if self.verbose and is_main_process():
+                print(f"[{self.phase}] epoch {epoch + 1}/{cfg.epochs} " + " ".join(
+                    f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
+            if self.checkpoint_path is not None and is_main_process():
+                save_checkpoint(self.checkpoint_path, module=self.module, optimizer=optimizer, scheduler=scheduler, state=state)
+        if best_weights is not None:
+            self.module.load_state_dict(best_weights)
+        if self._writer is not None:
+            self._writer.flush()
+        return self.history
+
+    def _save_best(self, weights: dict[str, torch.Tensor]) -> None:
+        if self.checkpoint_path is not None and is_main_process():
+            save_tensors(self.checkpoint_path.with_name(f"{self.phase}-best.safetensors"), weights)
+
+    def _run_epoch(
+        self, epoch: int, loader: DataLoader, step: StepFn, optimizer: torch.optim.Optimizer, scheduler: Any,
+        state: dict[str, Any], steps_per_epoch: int,
+    ) -> dict[str, float]:
+        # Seed dropout and shuffling from (seed, epoch): a resumed run replays exactly.
+        torch.manual_seed(self.seed * 100_003 + epoch)
+        if loader.generator is not None:
+            loader.generator.manual_seed(self.seed * 100_003 + epoch)
+        if hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(epoch)
+        self.module.train()
+        sums: dict[str, float] = {}
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"{self.phase} {epoch + 1}/{self.config.epochs}",
+                   disable=None if (self.verbose and is_main_process()) else True, leave=False)
+        for i, batch in enumerate(bar):
+            if i >= steps_per_epoch:
+                break
+            batch = batch.to(self.device)
+            with self.autocast():
+                loss, logs = step(batch, state["global_step"])
+            grad_norm = self.backward_step(loss, optimizer, scheduler)
+            logs = {**logs, "lr": scheduler.get_last_lr()[0], "grad_norm": grad_norm}
+            self.log({f"step/{k}": v for k, v in logs.items()}, state["global_step"])
+            state["global_step"] += 1
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        n = min(steps_per_epoch, len(loader))
+        return {"epoch": epoch, **{f"train/{k}": v / n for k, v in sums.items()}}

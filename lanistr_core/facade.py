@@ -1,0 +1,351 @@
+"""``Lanistr``: the thin, scikit-learn-like facade over assembly, data, engine and persistence."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from lanistr_core import assembly
+from lanistr_core.config import LanistrConfig, TrainConfig
+from lanistr_core.columns import check_columns, resolve_columns
+from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader, split_frame
+from lanistr_core.engine import Trainer
+from lanistr_core.metrics import classification_metrics, regression_metrics
+from lanistr_core.serialization import load_state, save_state
+
+
+def _train_config(default: TrainConfig, value: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
+    if value is None:
+        return default
+    return value if isinstance(value, TrainConfig) else attrs.evolve(default, **value)
+
+
+class Lanistr:
+    """Multimodal model over DataFrame columns: ``pretrain`` on unlabeled rows, ``fit`` on labels.
+
+    Args:
+        modalities: ``["text", "tabular"]`` (columns detected) or ``{"text": [cols], ...}``.
+        label: target column (needed by ``fit``/``evaluate``).
+        task: ``"auto"``, ``"classification"`` or ``"regression"``.
+        fusion: registered fusion name (``perceiver``, ``concat_transformer``, ``late``).
+        preset: ``tiny`` / ``small`` / ``base`` for every modality and the fusion.
+        **config: any other :class:`LanistrConfig` field; ``pretrain``/``finetune`` accept a
+            dict of :class:`TrainConfig` overrides, e.g. ``finetune={"epochs": 10}``.
+
+    Fitted state ends in ``_``: ``columns_``, ``preprocessors_``, ``model_``,
+    ``pretraining_loss_``, ``classes_``, ``task_``, ``history_``.
+    """
+
+    def __init__(
+        self,
+        modalities: Mapping[str, Sequence[str]] | Sequence[str],
+        label: str | None = None,
+        task: str = "auto",
+        fusion: str = "perceiver",
+        preset: str = "small",
+        **config: Any,
+    ) -> None:
+        known = {f.name for f in attrs.fields(LanistrConfig)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise TypeError(f"unknown Lanistr options {unknown}; known: {sorted(known - {'modalities'})}")
+        defaults = LanistrConfig(modalities=modalities)
+        config["pretrain"] = _train_config(defaults.pretrain, config.get("pretrain"))
+        config["finetune"] = _train_config(defaults.finetune, config.get("finetune"))
+        if isinstance(modalities, Mapping):
+            modalities = {k: [v] if isinstance(v, str) else list(v) for k, v in modalities.items()}
+        elif not isinstance(modalities, str):
+            modalities = list(modalities)
+        self.config = LanistrConfig(modalities=modalities, label=label, task=task, fusion=fusion, preset=preset, **config)
+        self.history_: dict[str, list[dict[str, float]]] = {}
+        self.classes_: list[Any] | None = None
+        self.task_: str | None = None
+        self.target_stats_: dict[str, float] | None = None
+
+    # -- set-up ------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        """The configured device (``auto``: CUDA when available)."""
+        name = self.config.device
+        return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+
+    def _is_built(self) -> bool:
+        return hasattr(self, "model_")
+
+    def _build(self, frame: pd.DataFrame, run_dir: Path | None = None, resume: bool = False) -> None:
+        """Assign columns, fit (or, when resuming, reload) preprocessors, build the networks."""
+        exclude = [self.config.label] if self.config.label else []
+        self.columns_ = resolve_columns(self.config.modalities, frame, exclude=exclude)
+        if self.config.label and any(self.config.label in cols for cols in self.columns_.values()):
+            raise ValueError(f"the label column {self.config.label!r} is also assigned as an input modality")
+        self.modality_configs_ = assembly.modality_configs(self.config, list(self.columns_))
+        self.preprocessors_ = assembly.build_preprocessors(self.columns_, self.modality_configs_)
+        saved = None if run_dir is None else run_dir / "preprocessors"
+        if resume and saved is not None and saved.is_dir():
+            # a resumed run must see exactly the vocabularies/statistics its checkpoint was trained with
+            for name, pre in self.preprocessors_.items():
+                pre.load_state_dict(load_state(saved, name))
+        else:
+            assembly.fit_preprocessors(self.preprocessors_, frame)
+            if saved is not None:
+                for name, pre in self.preprocessors_.items():
+                    save_state(saved, name, pre.state_dict())
+        torch.manual_seed(self.config.seed)
+        self.model_ = assembly.build_model(self.config, self.modality_configs_, self.preprocessors_).to(self.device)
+        self.pretraining_loss_ = assembly.build_pretraining_loss(
+            self.config, self.modality_configs_, self.model_, self.preprocessors_).to(self.device)
+
+    def _check_frame(self, frame: pd.DataFrame) -> None:
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        check_columns(self.columns_, frame)
+        check_rows_have_a_modality(frame, self.columns_)
+
+    def _loader(self, frame: pd.DataFrame, cfg: TrainConfig, *, targets: torch.Tensor | None = None, train: bool) -> Any:
+        return make_loader(frame, self.preprocessors_, targets=targets, batch_size=cfg.batch_size, shuffle=train,
+                           drop_last=train, seed=self.config.seed)
+
+    def _run_dir(self, run_dir: str | os.PathLike | None) -> Path | None:
+        return Path(run_dir) if run_dir is not None else None
+
+    def reset_weights(self, *, seed: int | None = None) -> Lanistr:
+        """Re-initialise every network weight (keeping the fitted preprocessors): the no-pretraining baseline."""
+        self._require("built")
+        self.config = attrs.evolve(self.config, seed=self.config.seed if seed is None else seed)
+        torch.manual_seed(self.config.seed)
+        self.model_ = assembly.build_model(self.config, self.modality_configs_, self.preprocessors_).to(self.device)
+        self.pretraining_loss_ = assembly.build_pretraining_loss(
+            self.config, self.modality_configs_, self.model_, self.preprocessors_).to(self.device)
+        self.pretrained_ = self.fitted_ = False
+        return self
+
+    # -- pretraining -------------------------------------------------------------------
+
+    def pretrain(
+        self, frame: pd.DataFrame, *, validation: pd.DataFrame | None = None,
+        run_dir: str | os.PathLike | None = None, resume: bool = False,
+    ) -> Lanistr:
+        """Self-supervised pretraining: every modality's masking loss + the multimodal similarity loss."""
+        if not self._is_built():
+            self._build(frame, self._run_dir(run_dir), resume)
+        self._check_frame(frame)
+        cfg = self.config.pretrain
+        if validation is None:
+            frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed)
+        self._check_frame(validation) if len(validation) else None
+        module = torch.nn.ModuleDict({"model": self.model_, "loss": self.pretraining_loss_})
+        trainer = Trainer(module=module, config=cfg, phase="pretrain", device=self.device,
+                          run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose)
+        seed = self.config.seed
+
+        def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
+            generator = torch.Generator().manual_seed(seed * 1_000_003 + global_step)
+            return self.pretraining_loss_(self.model_, batch, generator)
+
+        def evaluate(loader: Any) -> dict[str, float]:
+            totals: dict[str, float] = {}
+            for i, batch in enumerate(loader):
+                _, logs = self.pretraining_loss_(self.model_, batch.to(self.device), torch.Generator().manual_seed(i))
+                for k, v in logs.items():
+                    totals[k] = totals.get(k, 0.0) + v
+            return {k.replace("loss/", "loss_") if k != "loss/total" else "loss": v / max(1, len(loader))
+                    for k, v in totals.items()}
+
+        val_loader = self._loader(validation, cfg, train=False) if len(validation) >= 2 else None
+        self.history_["pretrain"] = trainer.train(
+            train_loader=self._loader(frame, cfg, train=True), step=step, val_loader=val_loader,
+            evaluate=evaluate, resume=resume)
+        self.pretrained_ = True
+        return self
+
+    # -- fine-tuning -------------------------------------------------------------------
+
+    def _check_labels(self, frame: pd.DataFrame) -> None:
+        label = self.config.label
+        if label is None:
+            raise ValueError("no label column: pass label='column' to Lanistr(...)")
+        if label not in frame.columns:
+            raise ValueError(f"the data lacks the label column {label!r}")
+        y = frame[label]
+        if y.isna().any():
+            raise ValueError(f"label column {label!r} has {int(y.isna().sum())} missing value(s), e.g. rows "
+                             f"{y.index[y.isna()].tolist()[:10]}; drop them (unlabeled rows belong in pretrain)")
+
+    def _targets(self, frame: pd.DataFrame) -> torch.Tensor:
+        self._check_labels(frame)
+        label, y = self.config.label, frame[self.config.label]
+        if self.task_ == "regression":
+            try:
+                values = y.astype(float).to_numpy()
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"label column {label!r} must be numeric for regression: {err}") from err
+            stats = self.target_stats_
+            return torch.tensor((values - stats["mean"]) / stats["std"], dtype=torch.float32)
+        index = {c: i for i, c in enumerate(self.classes_)}
+        unknown = sorted({v for v in y.tolist() if _py(v) not in index}, key=str)
+        if unknown:
+            raise ValueError(f"label column {label!r} holds classes {unknown[:10]} not seen in fit; known: {self.classes_}")
+        return torch.tensor([index[_py(v)] for v in y.tolist()], dtype=torch.long)
+
+    def _set_task(self, frame: pd.DataFrame) -> None:
+        y = frame[self.config.label].dropna()
+        task = self.config.task
+        if task == "auto":
+            numeric_float = pd.api.types.is_float_dtype(y) and y.nunique() > 20
+            task = "regression" if numeric_float else "classification"
+        self.task_ = task
+        if task == "classification":
+            self.classes_ = sorted({_py(v) for v in y.tolist()}, key=lambda v: (str(type(v)), v))
+            if len(self.classes_) < 2:
+                raise ValueError(f"label column {self.config.label!r} has a single class {self.classes_}; need 2 or more")
+        else:
+            values = y.astype(float)
+            self.target_stats_ = {"mean": float(values.mean()), "std": float(values.std()) or 1.0}
+
+    def fit(
+        self, frame: pd.DataFrame, *, validation: pd.DataFrame | None = None,
+        run_dir: str | os.PathLike | None = None, resume: bool = False,
+    ) -> Lanistr:
+        """Fine-tune (from pretrained weights when ``pretrain`` ran) with a task head on labeled rows."""
+        if self.config.label is None or self.config.label not in frame.columns:
+            raise ValueError(f"fit needs the label column {self.config.label!r} in the data")
+        if not self._is_built():
+            self._build(frame, self._run_dir(run_dir), resume)
+        self._check_frame(frame)
+        self._check_labels(frame)
+        self._set_task(frame)
+        cfg = self.config.finetune
+        if validation is None:
+            strat = frame[self.config.label] if self.task_ == "classification" else None
+            frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed, stratify=strat)
+        n_out = len(self.classes_) if self.task_ == "classification" else 1
+        torch.manual_seed(self.config.seed)
+        self.model_.head = assembly.build_head(self.config, n_out).to(self.device)
+        for p in self.model_.encoders.parameters():
+            p.requires_grad_(not self.config.freeze_encoders)
+        y_train = self._targets(frame)
+        weight = self._class_weights(y_train, n_out)
+        trainer = Trainer(module=self.model_, config=cfg, phase="finetune", device=self.device,
+                          run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose)
+
+        def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
+            loss = self._task_loss(self.model_(batch.batches, row_ids=batch.row_ids).logits, batch.targets, weight)
+            return loss, {"loss/task": float(loss.detach())}
+
+        def evaluate(loader: Any) -> dict[str, float]:
+            total, n = 0.0, 0
+            for batch in loader:
+                batch = batch.to(self.device)
+                logits = self.model_(batch.batches, row_ids=batch.row_ids).logits
+                total += float(self._task_loss(logits, batch.targets, weight)) * len(batch)
+                n += len(batch)
+            return {"loss": total / max(1, n)}
+
+        val_loader = None
+        if len(validation) >= 1:
+            self._check_frame(validation)
+            val_loader = self._loader(validation, cfg, targets=self._targets(validation), train=False)
+        self.history_["finetune"] = trainer.train(
+            train_loader=self._loader(frame, cfg, targets=y_train, train=True), step=step,
+            val_loader=val_loader, evaluate=evaluate, resume=resume)
+        self.fitted_ = True
+        return self
+
+    def _class_weights(self, y: torch.Tensor, n_out: int) -> torch.Tensor | None:
+        if self.task_ != "classification" or self.config.class_weights is None:
+            return None
+        counts = torch.bincount(y, minlength=n_out).float().clamp_min(1.0)
+        return (counts.sum() / (n_out * counts)).to(self.device)
+
+    def _task_loss(self, logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+        logits = logits.float()
+        if self.task_ == "classification":
+            return F.cross_entropy(logits, targets, weight=weight)
+        return F.mse_loss(logits.squeeze(-1), targets.float())
+
+    # -- inference ---------------------------------------------------------------------
+
+    def _require(self, what: str) -> None:
+        if what == "fitted" and not getattr(self, "fitted_", False):
+            raise RuntimeError("this Lanistr model is not fitted yet: call fit(df) first (or Lanistr.load(path))")
+        if what == "built" and not self._is_built():
+            raise RuntimeError("this Lanistr model has no encoders yet: call pretrain(df) or fit(df) first")
+
+    @torch.no_grad()
+    def _forward_all(self, frame: pd.DataFrame, *, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        self._check_frame(frame)
+        self.model_.eval()
+        cfg = attrs.evolve(self.config.finetune, batch_size=batch_size or max(64, self.config.finetune.batch_size))
+        pooled, logits = [], []
+        trainer = Trainer(module=self.model_, config=cfg, phase="predict", device=self.device, verbose=False)
+        for batch in self._loader(frame, cfg, train=False):
+            batch = batch.to(self.device)
+            with trainer.autocast():
+                out = self.model_(batch.batches, row_ids=batch.row_ids)
+            pooled.append(out.pooled.float().cpu())
+            if out.logits is not None:
+                logits.append(out.logits.float().cpu())
+        return torch.cat(pooled).numpy(), torch.cat(logits).numpy() if logits else None
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n_rows, n_classes) class probabilities, columns ordered as ``classes_``."""
+        self._require("fitted")
+        if self.task_ != "classification":
+            raise RuntimeError("predict_proba is for classification; this model does regression")
+        _, logits = self._forward_all(frame)
+        return torch.from_numpy(logits).softmax(-1).numpy()
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predicted class labels (classification) or values (regression), one per row."""
+        self._require("fitted")
+        _, logits = self._forward_all(frame)
+        if self.task_ == "classification":
+            return np.asarray(self.classes_, dtype=object)[logits.argmax(-1)]
+        stats = self.target_stats_
+        return logits[:, 0] * stats["std"] + stats["mean"]
+
+    def evaluate(self, frame: pd.DataFrame) -> dict[str, float]:
+        """Classification: accuracy, macro_f1, auroc. Regression: mae, rmse, r2."""
+        self._require("fitted")
+        y = self._targets(frame).numpy()
+        _, logits = self._forward_all(frame)
+        if self.task_ == "classification":
+            return classification_metrics(y, torch.from_numpy(logits).softmax(-1).numpy())
+        stats = self.target_stats_
+        return regression_metrics(y * stats["std"] + stats["mean"], logits[:, 0] * stats["std"] + stats["mean"])
+
+    def embed(self, frame: pd.DataFrame) -> np.ndarray:
+        """(n_rows, dim) pooled fused embeddings."""
+        self._require("built")
+        pooled, _ = self._forward_all(frame)
+        return pooled
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write config JSON, safetensors weights and preprocessor state to directory ``path``."""
+        from lanistr_core.persistence import save_model
+
+        self._require("built")
+        return save_model(self, Path(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str | None = None) -> Lanistr:
+        """Load a model written by :meth:`save` (no pickle is ever read)."""
+        from lanistr_core.persistence import load_model
+
+        return load_model(cls, Path(path), device=device)
+
+
+def _py(value: Any) -> Any:
+    """numpy scalars -> Python scalars (JSON-able, hashable consistently)."""
+    return value.item() if isinstance(value, np.generic) else value

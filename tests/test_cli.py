@@ -1,0 +1,67 @@
+"""The `lanistr` command line on CSV and Parquet files with a TOML config."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from lanistr_core.cli import main
+from lanistr_core.testing.data import make_multimodal_frame
+
+CONFIG = """
+label = "label"
+preset = "tiny"
+device = "cpu"
+verbose = false
+[modalities]
+text = ["review"]
+tabular = ["age", "size"]
+[pretrain]
+epochs = 1
+batch_size = 8
+val_fraction = 0.0
+[finetune]
+epochs = 1
+batch_size = 8
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    frame = make_multimodal_frame(40, modalities=("text", "tabular"), seed=1)
+    frame.to_csv(tmp_path / "data.csv")
+    frame.drop(columns="label").to_parquet(tmp_path / "unlabeled.parquet")
+    (tmp_path / "run.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_pretrain_fit_evaluate_predict(files, capsys):
+    out = files / "runs"
+    assert main(["pretrain", "--data", str(files / "unlabeled.parquet"), "--config", str(files / "run.toml"),
+                 "--out", str(out / "pre")]) == 0
+    assert (out / "pre" / "model" / "weights.safetensors").exists()
+    assert main(["fit", "--data", str(files / "data.csv"), "--model", str(out / "pre" / "model"), "--label", "label",
+                 "--out", str(out / "ft")]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(out / "ft" / "model"), "--data", str(files / "data.csv")]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores) == {"accuracy", "macro_f1", "auroc"}
+    assert main(["predict", "--model", str(out / "ft" / "model"), "--data", str(files / "data.csv"),
+                 "--output", str(files / "pred.csv"), "--proba"]) == 0
+    pred = pd.read_csv(files / "pred.csv", index_col=0)
+    assert list(pred.columns) == ["prediction", "proba_0", "proba_1"] and len(pred) == 40
+
+
+def test_fit_from_flags_only(files):
+    assert main(["fit", "--data", str(files / "data.csv"), "--modality", "text=review", "--modality",
+                 "tabular=age,size", "--label", "label", "--preset", "tiny", "--device", "cpu",
+                 "--finetune-epochs", "1", "--out", str(files / "flags")]) == 0
+
+
+def test_cli_errors_are_readable(files):
+    with pytest.raises(SystemExit, match="cannot read"):
+        main(["evaluate", "--model", "x", "--data", str(files / "run.toml")])
+    with pytest.raises(SystemExit, match="say which modalities"):
+        main(["pretrain", "--data", str(files / "data.csv")])
+    with pytest.raises(SystemExit, match="lanistr evaluate: error: .* is not a saved LANISTR model"):
+        main(["evaluate", "--model", str(files / "nope"), "--data", str(files / "data.csv")])
