@@ -21,7 +21,7 @@ TASKS = {"Rating": ("accuracy", "macro_f1", "auroc"), "Recommended IND": ("auroc
 DEMO_OPTIONS: dict[str, Any] = {
     "preset": "small",
     "modality_config": {"text": {"max_length": 96}},
-    "pretrain": {"epochs": 1, "batch_size": 64, "lr": 5e-4, "val_fraction": 0.02},
+    "pretrain": {"epochs": 2, "batch_size": 64, "lr": 5e-4, "val_fraction": 0.02},
     "finetune": {"epochs": 40, "batch_size": 16, "lr": 3e-4, "patience": 8, "val_fraction": 0.2},
 }
 

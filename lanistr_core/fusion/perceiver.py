@@ -51,5 +51,7 @@ class PerceiverFusion(Fusion):
             x = layer(x)
         x = self.norm_latents(x)
         query = self.out_query.unsqueeze(0).expand(B, -1, -1)  # (B, 1, D)
-        pooled = self.norm_out(query + self.to_pooled(query, x)).squeeze(1)  # (B, D)
+        # No query residual: a constant query added back would dominate the pooled vector, and the
+        # similarity loss (MMM) could then be met by a nearly input-independent output.
+        pooled = self.norm_out(self.to_pooled(query, x)).squeeze(1)  # (B, D)
         return FusionOutput(tokens=x, pooled=pooled)
