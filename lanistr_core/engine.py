@@ -33,6 +33,11 @@ def is_main_process() -> bool:
     return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
 
 
+def autocast_for(device: torch.device, enabled: bool = True) -> torch.autocast:
+    """bf16 autocast on CUDA when ``enabled``; a no-op context elsewhere."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     """LR multiplier: linear warmup to 1, then cosine decay to 0."""
 
@@ -84,8 +89,7 @@ class Trainer:
 
     def autocast(self) -> torch.autocast:
         """bf16 autocast on CUDA when ``config.amp``; a no-op elsewhere."""
-        enabled = self.config.amp and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        return autocast_for(self.device, self.config.amp)
 
     def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Any) -> float:
         """Backpropagate, clip, step; returns the gradient norm before clipping."""

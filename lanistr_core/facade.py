@@ -17,7 +17,7 @@ from lanistr_core import assembly
 from lanistr_core.config import LanistrConfig, TrainConfig
 from lanistr_core.columns import check_columns, resolve_columns
 from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader, split_frame
-from lanistr_core.engine import Trainer
+from lanistr_core.engine import Trainer, autocast_for
 from lanistr_core.metrics import classification_metrics, regression_metrics
 from lanistr_core.serialization import load_state, save_state
 
@@ -286,10 +286,9 @@ class Lanistr:
         self.model_.eval()
         cfg = attrs.evolve(self.config.finetune, batch_size=batch_size or max(64, self.config.finetune.batch_size))
         pooled, logits = [], []
-        trainer = Trainer(module=self.model_, config=cfg, phase="predict", device=self.device, verbose=False)
         for batch in self._loader(frame, cfg, train=False):
             batch = batch.to(self.device)
-            with trainer.autocast():
+            with autocast_for(self.device, cfg.amp):
                 out = self.model_(batch.batches, row_ids=batch.row_ids)
             pooled.append(out.pooled.float().cpu())
             if out.logits is not None:
