@@ -41,7 +41,7 @@ def fit_preprocessors(preprocessors: Mapping[str, Preprocessor], frame: pd.DataF
 def build_fusion(config: LanistrConfig, n_modalities: int) -> nn.Module:
     """The configured fusion at the model width; ``attention`` passed when the factory takes it."""
     registry = get_registry()
-    factory = registry._get("fusion", config.fusion)
+    factory = registry.get_fusion_factory(config.fusion)
     kwargs = dict(config.model_setting("fusion_config"))
     try:
         params = inspect.signature(factory).parameters
@@ -74,6 +74,14 @@ def build_pretraining_loss(
         dim=model.dim, projector_dim=config.model_setting("projector_dim"), predictor_dim=config.model_setting("predictor_dim")
     )
     return PretrainingLoss(objectives=objectives, weights=weights, mmm=mmm, mmm_weight=config.mmm_weight)
+
+
+def build_networks(
+    config: LanistrConfig, configs: Mapping[str, Any], preprocessors: Mapping[str, Preprocessor]
+) -> tuple[LanistrModel, PretrainingLoss]:
+    """The model (without head) and its pretraining loss, built together from fitted preprocessors."""
+    model = build_model(config, configs, preprocessors)
+    return model, build_pretraining_loss(config, configs, model, preprocessors)
 
 
 def build_head(config: LanistrConfig, n_outputs: int) -> Head:

@@ -99,10 +99,12 @@ class Lanistr:
             if saved is not None:
                 for name, pre in self.preprocessors_.items():
                     save_state(saved, name, pre.state_dict())
-        torch.manual_seed(self.config.seed)
-        self.model_ = assembly.build_model(self.config, self.modality_configs_, self.preprocessors_).to(self.device)
-        self.pretraining_loss_ = assembly.build_pretraining_loss(
-            self.config, self.modality_configs_, self.model_, self.preprocessors_).to(self.device)
+        self._build_networks()
+
+    def _build_networks(self) -> None:
+        torch.manual_seed(self.config.seed)  # same seed, same initial weights: the scratch baseline matches
+        model, loss = assembly.build_networks(self.config, self.modality_configs_, self.preprocessors_)
+        self.model_, self.pretraining_loss_ = model.to(self.device), loss.to(self.device)
 
     def _check_frame(self, frame: pd.DataFrame) -> None:
         if not isinstance(frame, pd.DataFrame):
@@ -121,10 +123,7 @@ class Lanistr:
         """Re-initialise every network weight (keeping the fitted preprocessors): the no-pretraining baseline."""
         self._require("built")
         self.config = attrs.evolve(self.config, seed=self.config.seed if seed is None else seed)
-        torch.manual_seed(self.config.seed)
-        self.model_ = assembly.build_model(self.config, self.modality_configs_, self.preprocessors_).to(self.device)
-        self.pretraining_loss_ = assembly.build_pretraining_loss(
-            self.config, self.modality_configs_, self.model_, self.preprocessors_).to(self.device)
+        self._build_networks()
         self.pretrained_ = self.fitted_ = False
         return self
 
@@ -141,7 +140,8 @@ class Lanistr:
         cfg = self.config.pretrain
         if validation is None:
             frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed)
-        self._check_frame(validation) if len(validation) else None
+        if len(validation):
+            self._check_frame(validation)
         module = torch.nn.ModuleDict({"model": self.model_, "loss": self.pretraining_loss_})
         trainer = Trainer(module=module, config=cfg, phase="pretrain", device=self.device,
                           run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose)

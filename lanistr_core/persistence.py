@@ -78,8 +78,7 @@ def load_model(cls: type[Lanistr], path: Path, *, device: str | None = None) -> 
     model.preprocessors_ = assembly.build_preprocessors(model.columns_, model.modality_configs_)
     for name, pre in model.preprocessors_.items():
         pre.load_state_dict(load_state(path / "preprocessors", name))
-    model.model_ = assembly.build_model(config, model.modality_configs_, model.preprocessors_)
-    model.pretraining_loss_ = assembly.build_pretraining_loss(config, model.modality_configs_, model.model_, model.preprocessors_)
+    model.model_, model.pretraining_loss_ = assembly.build_networks(config, model.modality_configs_, model.preprocessors_)
     if model.task_ is not None:
         n_out = len(model.classes_) if model.task_ == "classification" else 1
         model.model_.head = assembly.build_head(config, n_out)

@@ -120,9 +120,13 @@ class Registry:
         """The spec registered as ``name``; unknown names raise ``RegistryError``."""
         return self._get("modality", name)
 
+    def get_fusion_factory(self, name: str) -> FusionFactory:
+        """The factory registered as fusion ``name``; unknown names raise ``RegistryError``."""
+        return self._get("fusion", name)
+
     def create_fusion(self, name: str, **config: Any) -> Fusion:
         """Build the fusion registered as ``name`` with keyword config."""
-        return self._get("fusion", name)(**config)
+        return self.get_fusion_factory(name)(**config)
 
     def owner(self, kind: str, name: str) -> PluginInfo:
         """The plugin that registered ``name``."""
