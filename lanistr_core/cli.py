@@ -73,7 +73,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from lanistr_core.demo import run_demo
 
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    run_demo(out=args.out, seeds=seeds, label_fraction=args.label_fraction, max_rows=args.max_rows)
+    options = {} if args.mmm_weight is None else {"mmm_weight": args.mmm_weight}
+    run_demo(out=args.out, seeds=seeds, label_fraction=args.label_fraction, max_rows=args.max_rows, options=options)
     return 0
 
 
@@ -157,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--label-fraction", type=float, default=0.01)
     p.add_argument("--max-rows", type=int, help="use a random subset of the reviews (quick runs)")
+    p.add_argument("--mmm-weight", type=float,
+                   help="weight of the multimodal similarity loss (the paper's 1.0; the demo's default is 0.0)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("pretrain", help="self-supervised pretraining on a table")
     _common(p, label=False)

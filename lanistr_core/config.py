@@ -10,6 +10,11 @@ from attrs import validators as v
 
 PRESETS = ("tiny", "small", "base")
 TASKS = ("auto", "classification", "regression")
+# What early stopping can follow, and whether lower is better.
+MONITOR_MODES: dict[str, str] = {
+    "loss": "min", "accuracy": "max", "macro_f1": "max", "auroc": "max", "mae": "min", "rmse": "min", "r2": "max",
+}
+MONITORS = tuple(MONITOR_MODES)
 
 # Width of the shared token space and fusion size per preset.
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
@@ -43,6 +48,9 @@ class TrainConfig:
     val_fraction: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
     amp: bool = attrs.field(default=True, validator=v.instance_of(bool))
     max_steps_per_epoch: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    # Validation value that early stopping and best-weight selection follow: "loss", or for
+    # fine-tuning a metric of the task (accuracy, macro_f1, auroc; mae, rmse, r2).
+    monitor: str = attrs.field(default="loss", validator=v.in_(MONITORS))
 
 
 @attrs.frozen(kw_only=True)

@@ -14,12 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from lanistr_core import assembly
-from lanistr_core.config import LanistrConfig, TrainConfig
+from lanistr_core.config import MONITOR_MODES, LanistrConfig, TrainConfig
 from lanistr_core.columns import check_columns, resolve_columns
 from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader, split_frame
 from lanistr_core.engine import Trainer, autocast_for
 from lanistr_core.metrics import classification_metrics, regression_metrics
 from lanistr_core.serialization import load_state, save_state
+
+CLASSIFICATION_MONITORS = ("accuracy", "macro_f1", "auroc")
+REGRESSION_MONITORS = ("mae", "rmse", "r2")
 
 
 def _train_config(default: TrainConfig, value: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
@@ -138,6 +141,8 @@ class Lanistr:
             self._build(frame, self._run_dir(run_dir), resume)
         self._check_frame(frame)
         cfg = self.config.pretrain
+        if cfg.monitor != "loss":
+            raise ValueError(f"pretrain.monitor must be 'loss' (pretraining has no task metric), got {cfg.monitor!r}")
         if validation is None:
             frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed)
         if len(validation):
@@ -224,6 +229,9 @@ class Lanistr:
         self._check_labels(frame)
         self._set_task(frame)
         cfg = self.config.finetune
+        allowed = ("loss", *(CLASSIFICATION_MONITORS if self.task_ == "classification" else REGRESSION_MONITORS))
+        if cfg.monitor not in allowed:
+            raise ValueError(f"finetune.monitor={cfg.monitor!r} does not apply to {self.task_}; use one of {allowed}")
         if validation is None:
             strat = frame[self.config.label] if self.task_ == "classification" else None
             frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed, stratify=strat)
@@ -235,20 +243,21 @@ class Lanistr:
         y_train = self._targets(frame)
         weight = self._class_weights(y_train, n_out)
         trainer = Trainer(module=self.model_, config=cfg, phase="finetune", device=self.device,
-                          run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose)
+                          run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose,
+                          monitor=f"val/{cfg.monitor}", mode=MONITOR_MODES[cfg.monitor])
 
         def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
             loss = self._task_loss(self.model_(batch.batches, row_ids=batch.row_ids).logits, batch.targets, weight)
             return loss, {"loss/task": float(loss.detach())}
 
         def evaluate(loader: Any) -> dict[str, float]:
-            total, n = 0.0, 0
+            all_logits, all_targets = [], []
             for batch in loader:
                 batch = batch.to(self.device)
-                logits = self.model_(batch.batches, row_ids=batch.row_ids).logits
-                total += float(self._task_loss(logits, batch.targets, weight)) * len(batch)
-                n += len(batch)
-            return {"loss": total / max(1, n)}
+                all_logits.append(self.model_(batch.batches, row_ids=batch.row_ids).logits.float())
+                all_targets.append(batch.targets)
+            logits, targets = torch.cat(all_logits), torch.cat(all_targets)
+            return {"loss": float(self._task_loss(logits, targets, weight)), **self._metrics(logits, targets)}
 
         val_loader = None
         if len(validation) >= 1:
@@ -315,12 +324,16 @@ class Lanistr:
     def evaluate(self, frame: pd.DataFrame) -> dict[str, float]:
         """Classification: accuracy, macro_f1, auroc. Regression: mae, rmse, r2."""
         self._require("fitted")
-        y = self._targets(frame).numpy()
         _, logits = self._forward_all(frame)
+        return self._metrics(torch.from_numpy(logits), self._targets(frame))
+
+    def _metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        """Task metrics of (n, n_out) logits against encoded targets (class indices / standardised values)."""
+        logits, y = logits.float().cpu(), targets.cpu().numpy()
         if self.task_ == "classification":
-            return classification_metrics(y, torch.from_numpy(logits).softmax(-1).numpy())
+            return classification_metrics(y, logits.softmax(-1).numpy())
         stats = self.target_stats_
-        return regression_metrics(y * stats["std"] + stats["mean"], logits[:, 0] * stats["std"] + stats["mean"])
+        return regression_metrics(y * stats["std"] + stats["mean"], logits[:, 0].numpy() * stats["std"] + stats["mean"])
 
     def embed(self, frame: pd.DataFrame) -> np.ndarray:
         """(n_rows, dim) pooled fused embeddings."""

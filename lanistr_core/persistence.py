@@ -93,4 +93,11 @@ def load_model(cls: type[Lanistr], path: Path, *, device: str | None = None) -> 
 
 def _load_prefixed(module: torch.nn.Module, tensors: dict[str, Any], prefix: str) -> None:
     state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    missing, unexpected = module.state_dict().keys() - state.keys(), state.keys() - module.state_dict().keys()
+    if missing or unexpected:
+        # e.g. a model saved by an older version whose architecture differs from what its config builds now
+        raise ValueError(
+            f"saved weights do not match the model its config builds: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]} (prefix {prefix!r})"
+        )
     module.load_state_dict(state, strict=True)

@@ -42,3 +42,20 @@ def test_perceiver_output_size_is_independent_of_input_tokens():
 def test_bad_width_raises():
     with pytest.raises(ValueError, match="divisible"):
         create_fusion("perceiver", dim=30, heads=4)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "query"])
+def test_perceiver_pooling_modes_meet_the_contract(pooling):
+    check_fusion_contract(create_fusion("perceiver", dim=32, n_modalities=2, attention="math", pooling=pooling))
+
+
+def test_perceiver_mean_pooling_is_the_normalised_latent_mean():
+    fusion = PerceiverFusion(dim=16, num_latents=8, depth=1, heads=2, attention="math", pooling="mean").eval()
+    out = fusion(torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.bool))
+    expected = torch.nn.functional.layer_norm(out.tokens.mean(1), (16,), fusion.norm_out.weight, fusion.norm_out.bias)
+    assert torch.allclose(out.pooled, expected, atol=1e-6)
+
+
+def test_perceiver_unknown_pooling_raises():
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        PerceiverFusion(dim=16, pooling="cls")

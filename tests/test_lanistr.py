@@ -73,6 +73,18 @@ def test_save_load_predict_identical(fitted, frame, tmp_path):
     np.testing.assert_array_equal(model.embed(frame), loaded.embed(frame))
 
 
+def test_load_rejects_weights_that_do_not_fit_the_config(fitted, tmp_path):
+    import json
+
+    model, _ = fitted
+    path = model.save(tmp_path / "m")
+    meta = json.loads((path / "config.json").read_text())
+    meta["config"]["fusion_config"] = {"pooling": "query"}  # the config now builds an extra output query
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"saved weights do not match.*missing \['fusion.out_query'"):
+        Lanistr.load(path)
+
+
 def test_rows_missing_any_single_modality_predict(fitted, frame):
     model, _ = fitted
     cases = []
@@ -171,3 +183,27 @@ def test_clear_errors(frame):
     model = Lanistr(MODALITIES, label="label", **FAST)
     with pytest.raises(RuntimeError, match="not fitted"):
         model.predict(frame)
+
+
+def test_early_stopping_follows_the_monitored_metric():
+    frame = make_multimodal_frame(40, modalities=("text", "tabular"), seed=4)
+    finetune = {**FAST["finetune"], "epochs": 3, "monitor": "macro_f1", "patience": 1}
+    model = Lanistr({"text": ["review"], "tabular": ["age", "size"]}, label="label", **{**FAST, "finetune": finetune})
+    model.fit(frame)
+    history = model.history_["finetune"]
+    assert all({"val/loss", "val/accuracy", "val/macro_f1", "val/auroc"} <= set(h) for h in history)
+    # the run stops after the first epoch that fails to raise the best macro-F1 (patience 1)
+    best = [max(h["val/macro_f1"] for h in history[: i + 1]) for i in range(len(history))]
+    stalls = [i for i in range(1, len(history)) if history[i]["val/macro_f1"] <= best[i - 1]]
+    assert len(history) == (stalls[0] + 1 if stalls else 3)
+
+
+def test_monitor_must_fit_the_task():
+    frame = make_multimodal_frame(30, modalities=("tabular",), seed=5)
+    finetune = {**FAST["finetune"], "monitor": "rmse"}
+    with pytest.raises(ValueError, match=r"finetune.monitor='rmse' does not apply to classification"):
+        Lanistr({"tabular": ["age", "size"]}, label="label", **{**FAST, "finetune": finetune}).fit(frame)
+    with pytest.raises(ValueError, match="pretrain.monitor must be 'loss'"):
+        Lanistr({"tabular": ["age", "size"]}, **{**FAST, "pretrain": {"monitor": "auroc"}}).pretrain(frame)
+    with pytest.raises(ValueError, match="monitor"):
+        Lanistr({"tabular": ["age", "size"]}, **{**FAST, "finetune": {"monitor": "precision"}})
