@@ -9,7 +9,7 @@ import attrs
 import torch
 
 from lanistr_core import __version__, assembly
-from lanistr_core.config import config_from_dict, config_to_dict
+from lanistr_core.config import LanistrConfig, config_from_dict, config_to_dict
 from lanistr_core.registry import RegistryError, get_registry
 from lanistr_core.serialization import load_state, load_tensors, read_json, save_state, save_tensors, write_json
 
@@ -56,7 +56,8 @@ def load_model(cls: type[Lanistr], path: Path, *, device: str | None = None) -> 
     meta = read_json(path / "config.json")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: unsupported model format {meta.get('format_version')} (this lanistr reads {FORMAT_VERSION})")
-    config = config_from_dict(meta["config"])
+    tensors = load_tensors(path / "weights.safetensors")
+    config = _upgrade_config(config_from_dict(meta["config"]), tensors)
     if device is not None:
         config = attrs.evolve(config, device=device)
     registry = get_registry()
@@ -82,13 +83,19 @@ def load_model(cls: type[Lanistr], path: Path, *, device: str | None = None) -> 
     if model.task_ is not None:
         n_out = len(model.classes_) if model.task_ == "classification" else 1
         model.model_.head = assembly.build_head(config, n_out)
-    tensors = load_tensors(path / "weights.safetensors")
     _load_prefixed(model.model_, tensors, "model.")
     _load_prefixed(model.pretraining_loss_, tensors, "pretraining_loss.")
     model.model_.to(model.device)
     model.pretraining_loss_.to(model.device)
     model.fitted_, model.pretrained_ = meta["fitted"], meta["pretrained"]
     return model
+
+
+def _upgrade_config(config: LanistrConfig, tensors: dict[str, Any]) -> LanistrConfig:
+    """Models saved before the Perceiver's mean readout became the default pooled with an output query."""
+    if config.fusion == "perceiver" and "pooling" not in config.fusion_config and "model.fusion.out_query" in tensors:
+        return attrs.evolve(config, fusion_config={**config.fusion_config, "pooling": "query"})
+    return config
 
 
 def _load_prefixed(module: torch.nn.Module, tensors: dict[str, Any], prefix: str) -> None:

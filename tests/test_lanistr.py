@@ -85,6 +85,21 @@ def test_load_rejects_weights_that_do_not_fit_the_config(fitted, tmp_path):
         Lanistr.load(path)
 
 
+def test_models_saved_with_the_query_readout_still_load(frame, tmp_path):
+    import json
+
+    small = frame[["review", "age", "size", "label"]].dropna(how="all", subset=["review", "age", "size"])
+    model = Lanistr({"text": ["review"], "tabular": ["age", "size"]}, label="label",
+                    fusion_config={"pooling": "query"}, **FAST).fit(small)
+    path = model.save(tmp_path / "m")
+    meta = json.loads((path / "config.json").read_text())
+    meta["config"]["fusion_config"] = {}  # as written before `pooling` existed (the query was the only readout)
+    (path / "config.json").write_text(json.dumps(meta))
+    loaded = Lanistr.load(path)
+    assert loaded.config.fusion_config["pooling"] == "query"
+    np.testing.assert_array_equal(model.predict_proba(small), loaded.predict_proba(small))
+
+
 def test_rows_missing_any_single_modality_predict(fitted, frame):
     model, _ = fitted
     cases = []
