@@ -29,6 +29,7 @@ from lanistr_core.registry import (
     list_fusions,
     list_modalities,
 )
+from lanistr_core.validators import divides
 
 __all__ = [
     "BACKENDS",
@@ -46,6 +47,7 @@ __all__ = [
     "__version__",
     "attend",
     "create_fusion",
+    "divides",
     "get_modality",
     "get_registry",
     "hookimpl",

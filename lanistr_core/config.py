@@ -10,7 +10,9 @@ from attrs import validators as v
 
 PRESETS = ("tiny", "small", "base")
 TASKS = ("auto", "classification", "regression")
-# What early stopping can follow, and whether lower is better.
+# What early stopping can follow per task (besides "loss"), and whether lower is better.
+TASK_MONITORS: dict[str, tuple[str, ...]] = {"classification": ("accuracy", "macro_f1", "auroc"),
+                                             "regression": ("mae", "rmse", "r2")}
 MONITOR_MODES: dict[str, str] = {
     "loss": "min", "accuracy": "max", "macro_f1": "max", "auroc": "max", "mae": "min", "rmse": "min", "r2": "max",
 }

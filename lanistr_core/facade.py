@@ -14,15 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from lanistr_core import assembly
-from lanistr_core.config import MONITOR_MODES, LanistrConfig, TrainConfig
+from lanistr_core.config import MONITOR_MODES, TASK_MONITORS, LanistrConfig, TrainConfig
 from lanistr_core.columns import check_columns, resolve_columns
 from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader, split_frame
 from lanistr_core.engine import Trainer, autocast_for
 from lanistr_core.metrics import classification_metrics, regression_metrics
 from lanistr_core.serialization import load_state, save_state
-
-CLASSIFICATION_MONITORS = ("accuracy", "macro_f1", "auroc")
-REGRESSION_MONITORS = ("mae", "rmse", "r2")
 
 
 def _train_config(default: TrainConfig, value: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
@@ -229,7 +226,7 @@ class Lanistr:
         self._check_labels(frame)
         self._set_task(frame)
         cfg = self.config.finetune
-        allowed = ("loss", *(CLASSIFICATION_MONITORS if self.task_ == "classification" else REGRESSION_MONITORS))
+        allowed = ("loss", *TASK_MONITORS[self.task_])
         if cfg.monitor not in allowed:
             raise ValueError(f"finetune.monitor={cfg.monitor!r} does not apply to {self.task_}; use one of {allowed}")
         if validation is None:

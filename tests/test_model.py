@@ -1,7 +1,5 @@
 """LanistrModel assembly: shapes, presence masks, missing-modality invariance, empty-row errors."""
 
-import numpy as np
-import pandas as pd
 import pytest
 import torch
 

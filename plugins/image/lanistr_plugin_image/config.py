@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from lanistr_core import divides
+
 # torchvision's ImageNet statistics: the usual choice for ViTs trained from scratch.
 # Google's pretrained ViT checkpoints expect 0.5/0.5 instead: set mean/std to match a checkpoint.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,17 +43,6 @@ def _crop_scale_range(instance: Any, attribute: attrs.Attribute, value: tuple[fl
         raise ValueError(f"{attribute.name} must satisfy 0 < low <= high <= 1, got {value}")
 
 
-def _patch_divides_image(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    # A ViT cuts the image into a regular grid; a remainder would be silently dropped.
-    if instance.image_size % value:
-        raise ValueError(f"patch_size {value} must divide image_size {instance.image_size}")
-
-
-def _heads_divide_hidden(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if instance.hidden_size % value:
-        raise ValueError(f"num_heads {value} must divide hidden_size {instance.hidden_size}")
-
-
 @attrs.frozen(kw_only=True)
 class ImageConfig:
     """Configuration of the image modality (preprocessing, ViT encoder, SimMIM objective).
@@ -75,10 +66,11 @@ class ImageConfig:
     """
 
     image_size: int = attrs.field(default=32, validator=attrs.validators.ge(8))
-    patch_size: int = attrs.field(default=8, validator=[attrs.validators.gt(0), _patch_divides_image])
+    # A ViT cuts the image into a regular grid: a remainder would be silently dropped.
+    patch_size: int = attrs.field(default=8, validator=[attrs.validators.gt(0), divides("image_size")])
     hidden_size: int = attrs.field(default=32, validator=attrs.validators.gt(0))
     num_layers: int = attrs.field(default=2, validator=attrs.validators.gt(0))
-    num_heads: int = attrs.field(default=2, validator=[attrs.validators.gt(0), _heads_divide_hidden])
+    num_heads: int = attrs.field(default=2, validator=[attrs.validators.gt(0), divides("hidden_size")])
     intermediate_size: int = attrs.field(default=64, validator=attrs.validators.gt(0))
     dropout: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)])
     mean: tuple[float, float, float] = attrs.field(default=IMAGENET_MEAN, converter=_float_triple)

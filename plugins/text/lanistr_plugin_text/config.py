@@ -7,18 +7,14 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
+from lanistr_core import divides
+
 # The special tokens of a vocabulary trained on the data, in id order (so [PAD] is 0, as in BERT).
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 # A trained vocabulary needs room for the special tokens and, per character of its alphabet,
 # the word-initial and the "##" continuation piece; below this it cannot hold a useful alphabet.
 MIN_VOCAB_SIZE = 32
-
-
-def _divides_hidden_size(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    # Validators run after every field is set, so hidden_size is available here.
-    if instance.hidden_size % value:
-        raise ValueError(f"{attribute.name}={value} must divide hidden_size={instance.hidden_size}")
 
 
 @attrs.frozen(kw_only=True)
@@ -46,7 +42,7 @@ class TextConfig:
     vocab_size: int = attrs.field(default=500, validator=[v.instance_of(int), v.ge(MIN_VOCAB_SIZE)])
     hidden_size: int = attrs.field(default=32, validator=[v.instance_of(int), v.gt(0)])
     num_layers: int = attrs.field(default=2, validator=[v.instance_of(int), v.gt(0)])
-    num_heads: int = attrs.field(default=2, validator=[v.instance_of(int), v.gt(0), _divides_hidden_size])
+    num_heads: int = attrs.field(default=2, validator=[v.instance_of(int), v.gt(0), divides("hidden_size")])
     intermediate_size: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)])
     # 3 = [CLS] + one word piece + [SEP]: the least that leaves anything to encode.
     max_length: int = attrs.field(default=64, validator=[v.instance_of(int), v.ge(3)])

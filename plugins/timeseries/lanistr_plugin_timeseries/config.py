@@ -7,17 +7,13 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
+from lanistr_core import divides
+
 
 def _even(instance: Any, attribute: attrs.Attribute, value: int) -> None:
     # The sinusoidal time encoding pairs one sin and one cos channel per frequency.
     if value % 2:
         raise ValueError(f"{attribute.name} must be even (sin/cos pairs of the time encoding), got {value}")
-
-
-def _divides_d_model(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    # Validators run after every field is set, so d_model is available here.
-    if instance.d_model % value:
-        raise ValueError(f"{attribute.name}={value} must divide d_model={instance.d_model}")
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +38,7 @@ class TimeseriesConfig:
 
     d_model: int = attrs.field(default=32, validator=[v.instance_of(int), v.gt(0), _even])
     n_layers: int = attrs.field(default=2, validator=[v.instance_of(int), v.gt(0)])
-    n_heads: int = attrs.field(default=2, validator=[v.instance_of(int), v.gt(0), _divides_d_model])
+    n_heads: int = attrs.field(default=2, validator=[v.instance_of(int), v.gt(0), divides("d_model")])
     dim_feedforward: int = attrs.field(default=64, validator=[v.instance_of(int), v.gt(0)])
     dropout: float = attrs.field(default=0.0, converter=float, validator=[v.ge(0.0), v.lt(1.0)])
     activation: str = attrs.field(default="gelu", validator=v.in_(("gelu", "relu")))
