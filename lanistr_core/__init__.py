@@ -55,6 +55,8 @@ __all__ = [
     "list_modalities",
 ]
 
+from lanistr_core.engine import TimeLimitWarning  # noqa: E402
 from lanistr_core.facade import Lanistr  # noqa: E402  (after the registry it builds on)
+from lanistr_core.validation import SmallDataWarning  # noqa: E402
 
-__all__ += ["Lanistr"]
+__all__ += ["Lanistr", "SmallDataWarning", "TimeLimitWarning"]

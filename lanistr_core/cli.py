@@ -84,7 +84,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     options = load_options(args)
     model = Lanistr(options.pop("modalities"), **options)
-    model.pretrain(read_table(args.data), run_dir=args.out, resume=args.resume)
+    model.pretrain(read_table(args.data), run_dir=args.out, resume=args.resume, time_limit=args.time_limit)
     print(f"saved pretrained model to {model.save(Path(args.out) / 'model')}")
     return 0
 
@@ -103,7 +103,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         options = load_options(args)
         model = Lanistr(options.pop("modalities"), **options)
-    model.fit(frame, run_dir=args.out, resume=args.resume)
+    model.fit(frame, run_dir=args.out, resume=args.resume, time_limit=args.time_limit)
     print(f"saved fine-tuned model to {model.save(Path(args.out) / 'model')}")
     return 0
 
@@ -145,6 +145,8 @@ def _common(p: argparse.ArgumentParser, *, label: bool = True) -> None:
     p.add_argument("--device")
     p.add_argument("--out", default="lanistr_runs/run", help="run directory (TensorBoard, checkpoints, model)")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="end training after the last epoch that finishes within this many seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RegistryError) as err:  # user errors: one clear line, no traceback
+    except (ValueError, FileNotFoundError, ImportError, RegistryError) as err:  # user errors: one clear line
         raise SystemExit(f"lanistr {args.command}: error: {err}") from err
 
 

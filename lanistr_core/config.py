@@ -36,22 +36,61 @@ def _mapping_of_mappings(instance: Any, attribute: attrs.Attribute, value: Mappi
             raise TypeError(f"{attribute.name}[{key!r}] must be a dict of config overrides, got {type(item).__name__}")
 
 
+VALIDATION_MODES = ("auto", "split", "none")
+
+
 @attrs.frozen(kw_only=True)
 class TrainConfig:
-    """One training phase (pretraining or fine-tuning) of the shared engine."""
+    """One training phase (pretraining or fine-tuning) of the shared engine.
 
-    epochs: int = attrs.field(default=5, validator=v.ge(1))
+    ``None`` means "derived from the data" for ``epochs``, ``patience`` and ``min_epochs``; the rules
+    live in :mod:`lanistr_core.schedule` (epochs, patience) and :mod:`lanistr_core.validation` (the
+    held-out split) and are documented in README, "How training is configured".
+
+    Attributes:
+        epochs: passes over the data; ``None``: enough for ``min_steps`` optimizer steps, at most
+            ``max_epochs`` (small data gets the steps it needs, large data one pass).
+        min_steps: optimizer steps that the derived ``epochs`` guarantee (capped by ``max_epochs``).
+        max_epochs: upper bound of the derived ``epochs``.
+        lr: learning rate of parameters that start random (projections, modality embeddings, fusion,
+            head, objective heads, and encoders that start from random weights).
+        encoder_lr_scale: multiplier of ``lr`` for encoders that start from pretrained weights (a
+            local pretrained model, or LANISTR pretraining before ``fit``).
+        layer_decay: layer-wise decay inside those encoders: layer ``i`` of ``n`` trains at
+            ``lr * encoder_lr_scale * layer_decay ** (n - i)``; 1.0 switches it off.
+        patience: epochs without improvement of the monitored value before stopping; ``None``:
+            ``max(5, ceil(0.2 * epochs))``.
+        min_epochs: epochs before patience starts counting; ``None``: ``ceil(0.2 * epochs)`` and at
+            least the warmup. The best weights are still restored at the end.
+        validation: ``"auto"`` holds out ``val_fraction`` only when that split is large enough to
+            steer early stopping (see ``min_val_rows``, ``min_val_per_class``, ``max_val_fraction``),
+            ``"split"`` always holds out ``val_fraction``, ``"none"`` trains the fixed schedule on
+            every row. A ``validation=`` frame passed to ``fit``/``pretrain`` is always used.
+        time_limit: seconds; training ends after the last epoch that finishes within it.
+        monitor: validation value that early stopping and best-weight selection follow: "loss",
+            or for fine-tuning a metric of the task (accuracy, macro_f1, auroc; mae, rmse, r2).
+    """
+
+    epochs: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    min_steps: int = attrs.field(default=1000, validator=v.ge(1))
+    max_epochs: int = attrs.field(default=200, validator=v.ge(1))
     batch_size: int = attrs.field(default=32, validator=v.ge(2))
-    lr: float = attrs.field(default=1e-4, validator=v.gt(0.0))
+    lr: float = attrs.field(default=1e-3, validator=v.gt(0.0))
+    encoder_lr_scale: float = attrs.field(default=0.1, validator=[v.gt(0.0), v.le(1.0)])
+    layer_decay: float = attrs.field(default=1.0, validator=[v.gt(0.0), v.le(1.0)])
     weight_decay: float = attrs.field(default=0.02, validator=v.ge(0.0))
     warmup_ratio: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
     grad_clip: float = attrs.field(default=5.0, validator=v.gt(0.0))
-    patience: int = attrs.field(default=3, validator=v.ge(1))
+    patience: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
+    min_epochs: int | None = attrs.field(default=None, validator=v.optional(v.ge(0)))
+    validation: str = attrs.field(default="auto", validator=v.in_(VALIDATION_MODES))
     val_fraction: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
+    min_val_rows: int = attrs.field(default=30, validator=v.ge(1))
+    min_val_per_class: int = attrs.field(default=5, validator=v.ge(1))
+    max_val_fraction: float = attrs.field(default=0.25, validator=[v.gt(0.0), v.lt(1.0)])
+    time_limit: float | None = attrs.field(default=None, validator=v.optional(v.gt(0.0)))
     amp: bool = attrs.field(default=True, validator=v.instance_of(bool))
     max_steps_per_epoch: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    # Validation value that early stopping and best-weight selection follow: "loss", or for
-    # fine-tuning a metric of the task (accuracy, macro_f1, auroc; mae, rmse, r2).
     monitor: str = attrs.field(default="loss", validator=v.in_(MONITORS))
 
 
@@ -75,8 +114,8 @@ class LanistrConfig:
     head_dropout: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
     freeze_encoders: bool = attrs.field(default=False, validator=v.instance_of(bool))
     class_weights: str | None = attrs.field(default=None, validator=v.optional(v.in_(("balanced",))))
-    pretrain: TrainConfig = attrs.field(factory=lambda: TrainConfig(epochs=3, lr=3e-4, weight_decay=0.05))
-    finetune: TrainConfig = attrs.field(factory=lambda: TrainConfig(epochs=30, lr=1e-4, weight_decay=0.05, patience=5))
+    pretrain: TrainConfig = attrs.field(factory=lambda: PRETRAIN_DEFAULTS)
+    finetune: TrainConfig = attrs.field(factory=lambda: FINETUNE_DEFAULTS)
     attention: str = attrs.field(default="auto", validator=v.in_(("auto", "sdpa", "math", "xformers")))
     seed: int = attrs.field(default=0, validator=v.instance_of(int))
     device: str = attrs.field(default="auto", validator=v.instance_of(str))
@@ -95,6 +134,12 @@ class LanistrConfig:
             return {**defaults, **self.fusion_config}
         value = getattr(self, key)
         return preset[key] if value is None else value
+
+
+# Phase defaults (README, "How training is configured"): pretraining sees each unlabeled row a few
+# times at most; fine-tuning gets the steps a randomly initialised fusion and head need on few labels.
+PRETRAIN_DEFAULTS = TrainConfig(min_steps=1000, max_epochs=30, weight_decay=0.05)
+FINETUNE_DEFAULTS = TrainConfig(min_steps=1000, max_epochs=200, weight_decay=0.05)
 
 
 def config_to_dict(config: LanistrConfig) -> dict[str, Any]:

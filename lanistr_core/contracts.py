@@ -104,10 +104,13 @@ class Preprocessor(abc.ABC):
 class Encoder(nn.Module, abc.ABC):
     """Encodes one modality's batch into tokens.
 
-    Subclasses set ``self.dim`` (the token width ``D_m``) in ``__init__``.
+    Subclasses set ``self.dim`` (the token width ``D_m``) in ``__init__``, and ``self.pretrained =
+    True`` when they loaded pretrained weights (a local checkpoint): the training engine then gives
+    them the lower encoder learning rate (``lr * encoder_lr_scale``) from the first phase on.
     """
 
     dim: int
+    pretrained: bool = False
 
     @abc.abstractmethod
     def forward(self, batch: Batch) -> EncodedTokens:

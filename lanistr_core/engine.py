@@ -1,17 +1,20 @@
 """One training engine for pretraining and fine-tuning.
 
-AdamW with decoupled weight decay on matrices only, linear warmup + cosine decay,
-gradient clipping, bf16 autocast on CUDA, per-epoch validation with early stopping
-(best weights restored), deterministic per-epoch seeding (so a resumed run matches
-an uninterrupted one), TensorBoard scalars, progress bars, and an atomic checkpoint
-after every epoch. Rank-0-only logging/checkpoints keep it ready for DDP.
+AdamW over parameter groups with their own learning rates (:mod:`lanistr_core.optim`), decoupled
+weight decay on matrices only, linear warmup + cosine decay, gradient clipping, bf16 autocast on
+CUDA, a data-scaled schedule (:mod:`lanistr_core.schedule`), per-epoch validation with early stopping
+that cannot fire before ``min_epochs`` (best weights restored), a wall-clock ``time_limit``,
+deterministic per-epoch seeding (so a resumed run matches an uninterrupted one), TensorBoard scalars,
+progress bars, and an atomic checkpoint after every epoch. Rank-0-only logging/checkpoints keep it
+ready for DDP.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Callable, Iterable
+import time
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +25,16 @@ from tqdm.auto import tqdm
 from lanistr_core.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from lanistr_core.config import TrainConfig
 from lanistr_core.data import MultimodalBatch
+from lanistr_core.optim import build_optimizer, warmup_cosine
+from lanistr_core.schedule import Schedule, resolve_schedule
 from lanistr_core.serialization import save_tensors
 
 StepFn = Callable[[MultimodalBatch, int], tuple[torch.Tensor, dict[str, float]]]
 EvalFn = Callable[[DataLoader], dict[str, float]]
+
+
+class TimeLimitWarning(UserWarning):
+    """Training ended at ``time_limit`` before its schedule was complete."""
 
 
 def is_main_process() -> bool:
@@ -38,32 +47,13 @@ def autocast_for(device: torch.device, enabled: bool = True) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
-def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """LR multiplier: linear warmup to 1, then cosine decay to 0."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
-def build_optimizer(params: Iterable[tuple[str, torch.nn.Parameter]], config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; no weight decay on biases, norms and other 1-D parameters."""
-    decay, no_decay = [], []
-    for _, p in params:
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr)
-
-
 class Trainer:
     """Runs one phase (``"pretrain"`` or ``"finetune"``) over a module that owns every trainable parameter.
 
     ``monitor`` names the validation metric for early stopping; ``mode`` is ``"min"`` or ``"max"``.
+    ``lr_scales`` maps parameter names to learning-rate multipliers (absent: 1). After :meth:`train`,
+    ``schedule`` holds the resolved length of the run and ``stop_reason`` why it ended
+    (``"completed"``, ``"early_stopping"`` or ``"time_limit"``).
     """
 
     def __init__(
@@ -78,8 +68,12 @@ class Trainer:
         monitor: str = "val/loss",
         mode: str = "min",
         verbose: bool = True,
+        lr_scales: Mapping[str, float] | None = None,
     ) -> None:
         self.module, self.config, self.phase, self.device = module, config, phase, device
+        self.lr_scales = dict(lr_scales or {})
+        self.schedule: Schedule | None = None
+        self.stop_reason: str | None = None
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.seed, self.monitor, self.mode, self.verbose = seed, monitor, mode, verbose
         self.history: list[dict[str, float]] = []
@@ -125,16 +119,19 @@ class Trainer:
 
     def train(
         self, *, train_loader: DataLoader, step: StepFn, val_loader: DataLoader | None = None,
-        evaluate: EvalFn | None = None, resume: bool = False,
+        evaluate: EvalFn | None = None, resume: bool = False, started: float | None = None,
     ) -> list[dict[str, float]]:
-        """Train for ``config.epochs`` (or until early stopping); returns the per-epoch history."""
+        """Train for the resolved schedule (or until early stopping or ``time_limit``); returns the
+        per-epoch history. ``started`` (a ``time.perf_counter()`` value) is when the time limit's
+        clock started, by default now; the caller passes its own start to count its set-up too."""
         cfg = self.config
         steps_per_epoch = len(train_loader) if cfg.max_steps_per_epoch is None else min(len(train_loader), cfg.max_steps_per_epoch)
         if steps_per_epoch == 0:
             raise ValueError(f"{self.phase}: no training batch (too few rows for batch size {cfg.batch_size}?)")
-        total = cfg.epochs * steps_per_epoch
-        optimizer = build_optimizer(self.module.named_parameters(), cfg)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, int(cfg.warmup_ratio * total)))
+        self.schedule = sched = resolve_schedule(cfg, steps_per_epoch)
+        optimizer = build_optimizer(self.module.named_parameters(), cfg, self.lr_scales)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_cosine(sched.total_steps, int(cfg.warmup_ratio * sched.total_steps)))
         state: dict[str, Any] = {"epoch": -1, "global_step": 0, "best": None, "bad_epochs": 0, "history": []}
         best_weights = None
         if resume and self.checkpoint_path is not None and checkpoint_exists(self.checkpoint_path):
@@ -144,12 +141,27 @@ class Trainer:
                 from lanistr_core.serialization import load_tensors
 
                 best_weights = load_tensors(best_file, device=str(self.device))
-            if self.verbose:
-                print(f"[{self.phase}] resuming after epoch {state['epoch'] + 1} (step {state['global_step']})")
+            self._say(f"resuming after epoch {state['epoch'] + 1} (step {state['global_step']})")
+        self._say(sched.describe())
         self.history = list(state["history"])
-        for epoch in range(state["epoch"] + 1, cfg.epochs):
-            if state["bad_epochs"] >= cfg.patience:
+        self.stop_reason = "completed"
+        started, epoch_seconds = time.perf_counter() if started is None else started, 0.0
+        for epoch in range(state["epoch"] + 1, sched.epochs):
+            if state["bad_epochs"] >= sched.patience:
+                self.stop_reason = "early_stopping"
+                self._say(f"early stopping: no better val {self.monitor.removeprefix('val/')} for "
+                          f"{sched.patience} epochs after epoch {sched.min_epochs}")
                 break
+            elapsed = time.perf_counter() - started
+            # Stop before an epoch that would end past the limit (estimated from the slowest so far);
+            # the first epoch always runs, so a usable model comes back.
+            if cfg.time_limit is not None and epoch_seconds and elapsed + epoch_seconds > cfg.time_limit:
+                self.stop_reason = "time_limit"
+                warnings.warn(f"{self.phase}: time_limit={cfg.time_limit:g}s reached: stopped after epoch {epoch} of "
+                              f"{sched.epochs} ({elapsed:.1f}s elapsed; the next epoch would end past the limit)",
+                              TimeLimitWarning, stacklevel=2)
+                break
+            t0 = time.perf_counter()
             record = self._run_epoch(epoch, train_loader, step, optimizer, scheduler, state, steps_per_epoch)
             if val_loader is not None and evaluate is not None and len(val_loader) > 0:
                 self.module.eval()
@@ -161,13 +173,15 @@ class Trainer:
                     state["best"], state["bad_epochs"] = value, 0
                     best_weights = copy.deepcopy(self.module.state_dict())
                     self._save_best(best_weights)
-                else:
+                elif epoch + 1 > sched.min_epochs:  # patience counts only once learning had its chance
                     state["bad_epochs"] += 1
+            record["epoch_seconds"] = time.perf_counter() - t0  # training + validation of this epoch
+            epoch_seconds = max(epoch_seconds, record["epoch_seconds"])
             self.log({k: v for k, v in record.items() if k != "epoch"}, state["global_step"])
             self.history.append(record)
             state["epoch"], state["history"] = epoch, self.history
             if self.verbose and is_main_process():
-                print(f"[{self.phase}] epoch {epoch + 1}/{cfg.epochs} " + " ".join(
+                print(f"[{self.phase}] epoch {epoch + 1}/{sched.epochs} " + " ".join(
                     f"{k}={v:.4f}" for k, v in record.items() if k != "epoch"))
             if self.checkpoint_path is not None and is_main_process():
                 save_checkpoint(self.checkpoint_path, module=self.module, optimizer=optimizer, scheduler=scheduler, state=state)
@@ -176,6 +190,11 @@ class Trainer:
         if self._writer is not None:
             self._writer.flush()
         return self.history
+
+    def _say(self, message: str) -> None:
+        """Print a line about the run (verbose, rank 0)."""
+        if self.verbose and is_main_process():
+            print(f"[{self.phase}] {message}", flush=True)
 
     def _save_best(self, weights: dict[str, torch.Tensor]) -> None:
         if self.checkpoint_path is not None and is_main_process():
@@ -193,7 +212,7 @@ class Trainer:
             loader.sampler.set_epoch(epoch)
         self.module.train()
         sums: dict[str, float] = {}
-        bar = tqdm(loader, total=steps_per_epoch, desc=f"{self.phase} {epoch + 1}/{self.config.epochs}",
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"{self.phase} {epoch + 1}/{self.schedule.epochs}",
                    disable=None if (self.verbose and is_main_process()) else True, leave=False)
         for i, batch in enumerate(bar):
             if i >= steps_per_epoch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ import torch.nn.functional as F
 from lanistr_core import assembly
 from lanistr_core.config import MONITOR_MODES, TASK_MONITORS, LanistrConfig, TrainConfig
 from lanistr_core.columns import check_columns, resolve_columns
-from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader, split_frame
+from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader
 from lanistr_core.engine import Trainer, autocast_for
 from lanistr_core.metrics import classification_metrics, regression_metrics
+from lanistr_core.optim import encoder_lr_scales
 from lanistr_core.serialization import load_state, save_state
+from lanistr_core.validation import ValidationPlan, hold_out
 
 
 def _train_config(default: TrainConfig, value: TrainConfig | Mapping[str, Any] | None) -> TrainConfig:
@@ -41,7 +44,9 @@ class Lanistr:
             dict of :class:`TrainConfig` overrides, e.g. ``finetune={"epochs": 10}``.
 
     Fitted state ends in ``_``: ``columns_``, ``preprocessors_``, ``model_``,
-    ``pretraining_loss_``, ``classes_``, ``task_``, ``history_``.
+    ``pretraining_loss_``, ``classes_``, ``task_``, ``history_``, and ``training_`` (per phase: the
+    resolved schedule, the validation split used and why, which encoders trained at the lower
+    pretrained rate, and why training stopped).
     """
 
     def __init__(
@@ -66,6 +71,7 @@ class Lanistr:
             modalities = list(modalities)
         self.config = LanistrConfig(modalities=modalities, label=label, task=task, fusion=fusion, preset=preset, **config)
         self.history_: dict[str, list[dict[str, float]]] = {}
+        self.training_: dict[str, dict[str, Any]] = {}
         self.classes_: list[Any] | None = None
         self.task_: str | None = None
         self.target_stats_: dict[str, float] | None = None
@@ -119,6 +125,37 @@ class Lanistr:
     def _run_dir(self, run_dir: str | os.PathLike | None) -> Path | None:
         return Path(run_dir) if run_dir is not None else None
 
+    def _phase_config(self, cfg: TrainConfig, time_limit: float | None) -> TrainConfig:
+        return cfg if time_limit is None else attrs.evolve(cfg, time_limit=time_limit)
+
+    def pretrained_encoders(self) -> list[str]:
+        """Modalities whose encoder starts the next phase from pretrained weights: every encoder once
+        ``pretrain`` or ``fit`` has trained it, else those loaded from pretrained weights
+        (an encoder's ``pretrained`` attribute). They train at ``lr * encoder_lr_scale``."""
+        self._require("built")
+        if getattr(self, "pretrained_", False) or getattr(self, "fitted_", False):
+            return list(self.model_.modalities)
+        return [n for n in self.model_.modalities if getattr(self.model_.encoders[n], "pretrained", False)]
+
+    def _trainer(self, cfg: TrainConfig, phase: str, module: torch.nn.Module, run_dir: Path | None,
+                 prefix: str, **kwargs: Any) -> Trainer:
+        scales = encoder_lr_scales(self.model_.encoders, self.pretrained_encoders(), scale=cfg.encoder_lr_scale,
+                                   layer_decay=cfg.layer_decay, prefix=prefix)
+        return Trainer(module=module, config=cfg, phase=phase, device=self.device, run_dir=run_dir,
+                       seed=self.config.seed, verbose=self.config.verbose, lr_scales=scales, **kwargs)
+
+    def _record(self, phase: str, trainer: Trainer, plan: ValidationPlan | None, n_train: int, n_val: int) -> None:
+        sched = trainer.schedule
+        self.training_[phase] = {
+            "epochs": sched.epochs, "epochs_derived": sched.epochs_derived, "steps_per_epoch": sched.steps_per_epoch,
+            "patience": sched.patience, "min_epochs": sched.min_epochs, "epochs_run": len(trainer.history),
+            "stop_reason": trainer.stop_reason, "train_rows": n_train, "validation_rows": n_val,
+            "validation": plan.reason if plan is not None else "given by the caller",
+            "pretrained_encoders": self.pretrained_encoders(),
+            "frozen_encoders": phase == "finetune" and self.config.freeze_encoders,
+            "lr": trainer.config.lr, "encoder_lr": trainer.config.lr * trainer.config.encoder_lr_scale,
+        }
+
     def reset_weights(self, *, seed: int | None = None) -> Lanistr:
         """Re-initialise every network weight (keeping the fitted preprocessors): the no-pretraining baseline."""
         self._require("built")
@@ -131,22 +168,27 @@ class Lanistr:
 
     def pretrain(
         self, frame: pd.DataFrame, *, validation: pd.DataFrame | None = None,
-        run_dir: str | os.PathLike | None = None, resume: bool = False,
+        run_dir: str | os.PathLike | None = None, resume: bool = False, time_limit: float | None = None,
     ) -> Lanistr:
-        """Self-supervised pretraining: every modality's masking loss + the multimodal similarity loss."""
+        """Self-supervised pretraining: every modality's masking loss + the multimodal similarity loss.
+
+        ``time_limit`` (seconds, overrides ``pretrain={"time_limit": ...}``) ends training after the
+        last epoch that finishes within it, counted from this call.
+        """
+        started = time.perf_counter()
         if not self._is_built():
             self._build(frame, self._run_dir(run_dir), resume)
         self._check_frame(frame)
-        cfg = self.config.pretrain
+        cfg = self._phase_config(self.config.pretrain, time_limit)
         if cfg.monitor != "loss":
             raise ValueError(f"pretrain.monitor must be 'loss' (pretraining has no task metric), got {cfg.monitor!r}")
+        plan = None
         if validation is None:
-            frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed)
+            frame, validation, plan = hold_out(frame, cfg, seed=self.config.seed, phase="pretrain")
         if len(validation):
             self._check_frame(validation)
         module = torch.nn.ModuleDict({"model": self.model_, "loss": self.pretraining_loss_})
-        trainer = Trainer(module=module, config=cfg, phase="pretrain", device=self.device,
-                          run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose)
+        trainer = self._trainer(cfg, "pretrain", module, self._run_dir(run_dir), prefix="model.encoders.")
         seed = self.config.seed
 
         def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -165,7 +207,8 @@ class Lanistr:
         val_loader = self._loader(validation, cfg, train=False) if len(validation) >= 2 else None
         self.history_["pretrain"] = trainer.train(
             train_loader=self._loader(frame, cfg, train=True), step=step, val_loader=val_loader,
-            evaluate=evaluate, resume=resume)
+            evaluate=evaluate, resume=resume, started=started)
+        self._record("pretrain", trainer, plan, len(frame), len(validation))
         self.pretrained_ = True
         return self
 
@@ -215,9 +258,15 @@ class Lanistr:
 
     def fit(
         self, frame: pd.DataFrame, *, validation: pd.DataFrame | None = None,
-        run_dir: str | os.PathLike | None = None, resume: bool = False,
+        run_dir: str | os.PathLike | None = None, resume: bool = False, time_limit: float | None = None,
     ) -> Lanistr:
-        """Fine-tune (from pretrained weights when ``pretrain`` ran) with a task head on labeled rows."""
+        """Fine-tune (from pretrained weights when ``pretrain`` ran) with a task head on labeled rows.
+
+        Without ``validation``, a validation split is held out by the small-data rule of
+        :mod:`lanistr_core.validation` (or none, with a :class:`SmallDataWarning`). ``time_limit``
+        (seconds) ends training after the last epoch that finishes within it, counted from this call.
+        """
+        started = time.perf_counter()
         if self.config.label is None or self.config.label not in frame.columns:
             raise ValueError(f"fit needs the label column {self.config.label!r} in the data")
         if not self._is_built():
@@ -225,13 +274,14 @@ class Lanistr:
         self._check_frame(frame)
         self._check_labels(frame)
         self._set_task(frame)
-        cfg = self.config.finetune
+        cfg = self._phase_config(self.config.finetune, time_limit)
         allowed = ("loss", *TASK_MONITORS[self.task_])
         if cfg.monitor not in allowed:
             raise ValueError(f"finetune.monitor={cfg.monitor!r} does not apply to {self.task_}; use one of {allowed}")
+        plan = None
         if validation is None:
-            strat = frame[self.config.label] if self.task_ == "classification" else None
-            frame, validation = split_frame(frame, cfg.val_fraction, self.config.seed, stratify=strat)
+            labels = frame[self.config.label] if self.task_ == "classification" else None
+            frame, validation, plan = hold_out(frame, cfg, seed=self.config.seed, phase="finetune", labels=labels)
         n_out = len(self.classes_) if self.task_ == "classification" else 1
         torch.manual_seed(self.config.seed)
         self.model_.head = assembly.build_head(self.config, n_out).to(self.device)
@@ -239,9 +289,8 @@ class Lanistr:
             p.requires_grad_(not self.config.freeze_encoders)
         y_train = self._targets(frame)
         weight = self._class_weights(y_train, n_out)
-        trainer = Trainer(module=self.model_, config=cfg, phase="finetune", device=self.device,
-                          run_dir=self._run_dir(run_dir), seed=self.config.seed, verbose=self.config.verbose,
-                          monitor=f"val/{cfg.monitor}", mode=MONITOR_MODES[cfg.monitor])
+        trainer = self._trainer(cfg, "finetune", self.model_, self._run_dir(run_dir), prefix="encoders.",
+                                monitor=f"val/{cfg.monitor}", mode=MONITOR_MODES[cfg.monitor])
 
         def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
             loss = self._task_loss(self.model_(batch.batches, row_ids=batch.row_ids).logits, batch.targets, weight)
@@ -262,7 +311,8 @@ class Lanistr:
             val_loader = self._loader(validation, cfg, targets=self._targets(validation), train=False)
         self.history_["finetune"] = trainer.train(
             train_loader=self._loader(frame, cfg, targets=y_train, train=True), step=step,
-            val_loader=val_loader, evaluate=evaluate, resume=resume)
+            val_loader=val_loader, evaluate=evaluate, resume=resume, started=started)
+        self._record("finetune", trainer, plan, len(frame), len(validation))
         self.fitted_ = True
         return self
 

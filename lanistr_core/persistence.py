@@ -69,7 +69,7 @@ def load_model(cls: type[Lanistr], path: Path, *, device: str | None = None) -> 
                                 f"{info['version']}, which is not installed: {err}") from err
     model = cls.__new__(cls)
     model.config = config
-    model.history_ = {}
+    model.history_, model.training_ = {}, {}
     # the modality order fixes token order and modality-embedding rows: restore it exactly
     model.columns_ = {k: list(meta["columns"][k]) for k in meta["modality_order"]}
     model.task_, model.classes_, model.target_stats_ = meta["task"], meta["classes"], meta["target_stats"]

@@ -65,3 +65,13 @@ def test_cli_errors_are_readable(files):
         main(["pretrain", "--data", str(files / "data.csv")])
     with pytest.raises(SystemExit, match="lanistr evaluate: error: .* is not a saved LANISTR model"):
         main(["evaluate", "--model", str(files / "nope"), "--data", str(files / "data.csv")])
+
+
+def test_time_limit_flag_ends_training_and_saves(files):
+    from lanistr_core import TimeLimitWarning
+
+    with pytest.warns(TimeLimitWarning, match="finetune: time_limit=1.5s reached"):
+        assert main(["fit", "--data", str(files / "data.csv"), "--modality", "text=review", "--modality",
+                     "tabular=age,size", "--label", "label", "--preset", "tiny", "--device", "cpu",
+                     "--finetune-epochs", "100000", "--time-limit", "1.5", "--out", str(files / "limited")]) == 0
+    assert (files / "limited" / "model" / "weights.safetensors").exists()

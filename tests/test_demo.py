@@ -13,7 +13,7 @@ TINY = {
     "device": "cpu",
     "modality_config": {"text": {"max_length": 32}},
     "pretrain": {"epochs": 1, "batch_size": 32, "val_fraction": 0.0},
-    "finetune": {"epochs": 2, "batch_size": 16, "val_fraction": 0.2},
+    "finetune": {"epochs": 2, "batch_size": 16, "val_fraction": 0.2, "validation": "split"},
 }
 
 

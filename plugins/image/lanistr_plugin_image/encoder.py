@@ -25,6 +25,7 @@ class ImageEncoder(Encoder):
     def __init__(self, *, config: ImageConfig, preprocessor: ImagePreprocessor) -> None:
         super().__init__()
         self.vit = build_vit(config)
+        self.pretrained = config.pretrained_path is not None  # lower encoder rate in training
         vit_config = self.vit.config
         if vit_config.patch_size != preprocessor.patch_size_:
             raise ValueError(

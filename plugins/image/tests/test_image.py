@@ -347,6 +347,7 @@ def test_encoder_loads_local_pretrained_vit(tmp_path):
     # hidden_size etc. of the preset are ignored: the checkpoint defines the architecture.
     parts = build_modality(SPEC, frame, ["photo"], pretrained_path=str(tmp_path / "vit"))
     assert parts.encoder.dim == 16
+    assert parts.encoder.pretrained  # the engine gives it the lower encoder learning rate
     loaded = parts.encoder.vit.state_dict()
     assert loaded.keys() == saved.keys()
     for name, tensor in saved.items():
