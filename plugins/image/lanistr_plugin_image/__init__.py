@@ -1,4 +1,4 @@
-"""LANISTR image modality: ViT encoder with SimMIM masked image modelling.
+"""LANISTR image modality: ViT (or any timm model) encoder with SimMIM masked image modelling.
 
 Heavy names (preprocessor, encoder, objective) load on first access, so that
 listing plugins does not import torchvision and transformers.
@@ -18,6 +18,7 @@ _LAZY = {
     "ImagePreprocessor": "lanistr_plugin_image.preprocessor",
     "UnreadableImageWarning": "lanistr_plugin_image.preprocessor",
     "ImageEncoder": "lanistr_plugin_image.encoder",
+    "TimmImageEncoder": "lanistr_plugin_image.timm_encoder",
     "SimMIMObjective": "lanistr_plugin_image.objective",
 }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -14,6 +16,16 @@ from lanistr_core import divides
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 ON_ERROR_CHOICES = ("missing", "raise")
+VIT_BACKBONE = "vit"
+TIMM_PREFIX = "timm:"
+# A bare timm architecture name, optionally with a ".tag". No ":" on purpose: timm reads
+# "hf-hub:..." as a Hugging Face Hub address and would download, which this plugin never does.
+_TIMM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# create_model arguments the plugin sets itself: a user value would break "never download"
+# (pretrained, checkpoint and cfg sources), the token layout (num_classes) or the geometry (img_size).
+RESERVED_TIMM_KWARGS = (
+    "pretrained", "num_classes", "img_size", "checkpoint_path", "pretrained_cfg", "pretrained_cfg_overlay",
+)
 
 
 def _float_triple(value: Iterable[Any]) -> tuple[float, float, float]:
@@ -43,6 +55,46 @@ def _crop_scale_range(instance: Any, attribute: attrs.Attribute, value: tuple[fl
         raise ValueError(f"{attribute.name} must satisfy 0 < low <= high <= 1, got {value}")
 
 
+def _check_backbone(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    """``"vit"`` or ``"timm:<bare timm name>"``; the HF checkpoint field is for the HF ViT only."""
+    if value == VIT_BACKBONE:
+        return
+    name = value.removeprefix(TIMM_PREFIX)
+    if not value.startswith(TIMM_PREFIX) or not _TIMM_NAME.match(name):
+        raise ValueError(
+            f"backbone must be 'vit' or 'timm:<model_name>' with a timm architecture name "
+            f"(e.g. 'timm:resnet18'; hub prefixes such as hf-hub: are refused, nothing is downloaded), got {value!r}"
+        )
+    if instance.pretrained_path is not None:
+        raise ValueError("pretrained_path is a Hugging Face ViT checkpoint: with a timm backbone use timm_weights")
+
+
+def _needs_timm(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """``timm_weights`` / ``timm_kwargs`` mean nothing to the HF ViT: refuse them rather than ignore them."""
+    if value and instance.timm_model is None:
+        raise ValueError(f"{attribute.name} needs backbone='timm:<model_name>', got backbone={instance.backbone!r}")
+
+
+def _plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Store a plain dict (the config is saved as JSON, which gives dicts back)."""
+    return dict(value)
+
+
+def _check_timm_kwargs(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
+    """Only with a timm backbone, none of the arguments the plugin sets, and JSON-able."""
+    _needs_timm(instance, attribute, value)
+    reserved = sorted(set(value) & set(RESERVED_TIMM_KWARGS))
+    if reserved:
+        raise ValueError(
+            f"timm_kwargs may not set {reserved}: the plugin sets pretrained=False, num_classes=0 and "
+            "img_size=image_size itself; load local weights with timm_weights"
+        )
+    try:
+        json.dumps(value)
+    except TypeError as err:
+        raise ValueError(f"timm_kwargs must be JSON-able (the config is saved as JSON): {err}") from None
+
+
 @attrs.frozen(kw_only=True)
 class ImageConfig:
     """Configuration of the image modality (preprocessing, ViT encoder, SimMIM objective).
@@ -62,7 +114,25 @@ class ImageConfig:
             batch), ``"raise"`` raises ``ValueError`` naming the column and row.
         root_dir: folder that relative image paths are resolved against (default: cwd).
         pretrained_path: local directory of a Hugging Face ViT checkpoint
-            (``save_pretrained`` output); loaded with ``local_files_only``.
+            (``save_pretrained`` output); loaded with ``local_files_only``. Only with ``backbone="vit"``.
+        backbone: ``"vit"`` (default) is the Hugging Face ``ViTModel`` built from the fields
+            above. ``"timm:<model_name>"`` is any timm architecture (``timm.list_models()``),
+            built with ``pretrained=False`` (never a download), ``num_classes=0`` and
+            ``img_size=image_size`` where the model takes it. The model name and
+            ``timm_kwargs`` define its shape: ``patch_size``, ``hidden_size``, ``num_layers``,
+            ``num_heads``, ``intermediate_size`` and ``dropout`` are then ignored.
+            ViT-family models (with ``patch_embed`` and ``blocks``) give their
+            ``forward_features`` tokens (prefix + patch tokens) and train with SimMIM as the
+            HF ViT does: a learned mask token replaces the embeddings of masked patches.
+            Any other model (CNNs) gives its last feature map, one token per cell, and trains
+            with SimMIM on blanked pixels: the masked patches (the cells of the feature grid,
+            ``image_size / stride`` per side) are set to 0 after normalisation before the CNN,
+            and the same 1x1 conv + pixel shuffle decoder reconstructs them from the feature
+            map (L1 on the masked pixels of present images).
+        timm_weights: local safetensors file loaded into the timm model (strict, except that
+            the keys of a classifier head are ignored); marks the encoder pretrained.
+        timm_kwargs: extra JSON-able ``timm.create_model`` arguments, e.g.
+            ``{"embed_dim": 64, "depth": 2, "num_heads": 2, "patch_size": 8}`` for a small ViT.
     """
 
     image_size: int = attrs.field(default=32, validator=attrs.validators.ge(8))
@@ -83,6 +153,19 @@ class ImageConfig:
     pretrained_path: str | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
+    backbone: str = attrs.field(default=VIT_BACKBONE, validator=[attrs.validators.instance_of(str), _check_backbone])
+    timm_weights: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional([attrs.validators.instance_of(str), _needs_timm])
+    )
+    # Left out of the hash (a dict has none) so that the config stays hashable; it still counts for ==.
+    timm_kwargs: dict[str, Any] = attrs.field(
+        factory=dict, converter=_plain_dict, validator=_check_timm_kwargs, hash=False
+    )
+
+    @property
+    def timm_model(self) -> str | None:
+        """The timm architecture name of a ``"timm:<name>"`` backbone, else None (the HF ViT)."""
+        return self.backbone.removeprefix(TIMM_PREFIX) if self.backbone.startswith(TIMM_PREFIX) else None
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import torch
+
 from lanistr_core import PRESENT, Batch, EncodedTokens, Encoder
 from lanistr_plugin_image.config import ImageConfig
 from lanistr_plugin_image.preprocessor import IMAGE_PRESENT, PATCH_MASK, PIXEL_VALUES, ImagePreprocessor
 from lanistr_plugin_image.vit import build_vit
+
+
+def slot_tokens(hidden: torch.Tensor, batch: Batch) -> EncodedTokens:
+    """Per-image tokens (B*N, T, D) -> the row's tokens (B, N*T, D), slot-major, with their mask.
+
+    Tokens of an empty slot in a row that has another image are padding (False); a row with no
+    image at all keeps an all-True mask, so the core's missing-modality policy alone decides.
+    """
+    B, N = batch[IMAGE_PRESENT].shape
+    T, D = hidden.shape[1:]
+    tokens = hidden.reshape(B, N * T, D)  # (B, N*T, D), slot-major
+    real = batch[IMAGE_PRESENT] | ~batch[PRESENT][:, None]  # (B, N)
+    return EncodedTokens(tokens=tokens, mask=real.repeat_interleave(T, dim=1))  # mask (B, N*T)
 
 
 class ImageEncoder(Encoder):
@@ -21,6 +36,8 @@ class ImageEncoder(Encoder):
     the core's missing-modality policy alone decides what happens to them (mask
     them out, or attend zero placeholders like the official code).
     """
+
+    n_prefix_tokens = 1  # CLS, before the P patch tokens of each slot
 
     def __init__(self, *, config: ImageConfig, preprocessor: ImagePreprocessor) -> None:
         super().__init__()
@@ -43,14 +60,10 @@ class ImageEncoder(Encoder):
     def forward(self, batch: Batch) -> EncodedTokens:
         """(B, N, 3, S, S) pixels + (B, N, P) patch mask -> tokens (B, N * (1 + P), dim)."""
         pixels = batch[PIXEL_VALUES]
-        B, N = pixels.shape[:2]
         weight = self.vit.embeddings.patch_embeddings.projection.weight
         flat = pixels.flatten(0, 1).to(weight.dtype)  # (B*N, 3, S, S)
         patch_mask = batch[PATCH_MASK].flatten(0, 1)  # (B*N, P)
         hidden = self.vit(
             pixel_values=flat, bool_masked_pos=patch_mask, interpolate_pos_encoding=self.interpolate
         ).last_hidden_state  # (B*N, 1+P, dim)
-        tokens = hidden.reshape(B, N * hidden.shape[1], self.dim)  # (B, N*(1+P), dim), slot-major
-        real = batch[IMAGE_PRESENT] | ~batch[PRESENT][:, None]  # (B, N)
-        mask = real.repeat_interleave(hidden.shape[1], dim=1)  # (B, N*(1+P))
-        return EncodedTokens(tokens=tokens, mask=mask)
+        return slot_tokens(hidden, batch)  # (B, N*(1+P), dim)

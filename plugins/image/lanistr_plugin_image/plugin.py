@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lanistr_plugin_image.encoder import ImageEncoder
     from lanistr_plugin_image.objective import SimMIMObjective
     from lanistr_plugin_image.preprocessor import ImagePreprocessor
+    from lanistr_plugin_image.timm_encoder import TimmImageEncoder
 
 # "Nearly all": a few stray non-image cells (e.g. "n/a") should not hide an image column.
 DETECT_MIN_FRACTION = 0.95
@@ -46,15 +47,21 @@ def build_preprocessor(config: ImageConfig, columns: Sequence[str]) -> ImagePrep
     return ImagePreprocessor(config=config, columns=columns)
 
 
-def build_encoder(config: ImageConfig, preprocessor: ImagePreprocessor) -> ImageEncoder:
-    """A ViT encoder from the preset, or from ``config.pretrained_path``."""
+def build_encoder(config: ImageConfig, preprocessor: ImagePreprocessor) -> ImageEncoder | TimmImageEncoder:
+    """A ViT encoder from the preset or ``config.pretrained_path``, or the timm model of ``backbone="timm:<name>"``."""
+    if config.timm_model is not None:
+        from lanistr_plugin_image.timm_encoder import TimmImageEncoder
+
+        return TimmImageEncoder(config=config, preprocessor=preprocessor)
     from lanistr_plugin_image.encoder import ImageEncoder
 
     return ImageEncoder(config=config, preprocessor=preprocessor)
 
 
-def build_objective(config: ImageConfig, encoder: ImageEncoder, preprocessor: ImagePreprocessor) -> SimMIMObjective:
-    """The SimMIM objective sized to the encoder and the preprocessor's geometry."""
+def build_objective(
+    config: ImageConfig, encoder: ImageEncoder | TimmImageEncoder, preprocessor: ImagePreprocessor
+) -> SimMIMObjective:
+    """The SimMIM objective sized to the encoder (width, patch, prefix tokens) and the preprocessor's geometry."""
     from lanistr_plugin_image.objective import SimMIMObjective
 
     return SimMIMObjective(
@@ -63,6 +70,7 @@ def build_objective(config: ImageConfig, encoder: ImageEncoder, preprocessor: Im
         image_size=preprocessor.image_size_,
         n_images=len(preprocessor.columns),
         mask_ratio=config.mask_ratio,
+        n_prefix_tokens=encoder.n_prefix_tokens,
     )
 
 
@@ -75,7 +83,7 @@ SPEC = ModalitySpec(
     build_encoder=build_encoder,
     build_objective=build_objective,
     loss_weight=1.0,  # lambda_mim = 1 in the official LANISTR code
-    description="images (paths, PIL, uint8 arrays): ViT encoder, SimMIM masked image modelling",
+    description="images (paths, PIL, uint8 arrays): ViT or timm encoder, SimMIM masked image modelling",
 )
 
 

@@ -14,6 +14,7 @@ from lanistr_core import PRESENT, Batch, Preprocessor
 from lanistr_core.detection import is_null
 from lanistr_plugin_image.config import ImageConfig
 from lanistr_plugin_image.images import UnreadableImageError, WrongImageTypeError, load_rgb
+from lanistr_plugin_image.timm_backbone import resolve_timm_patch_size
 from lanistr_plugin_image.vit import resolve_patch_size
 
 PIXEL_VALUES = "pixel_values"
@@ -49,9 +50,9 @@ class ImagePreprocessor(Preprocessor):
             raise ValueError(f"image columns are listed twice: {columns}")
         self.config, self.columns = config, columns
         self.training = False
-        self._set_geometry(
-            image_size=config.image_size, patch_size=resolve_patch_size(config), mean=config.mean, std=config.std
-        )
+        # The backbone decides the patch grid: the HF ViT's patch, or the timm model's patch / reduction.
+        patch_size = resolve_patch_size(config) if config.timm_model is None else resolve_timm_patch_size(config)
+        self._set_geometry(image_size=config.image_size, patch_size=patch_size, mean=config.mean, std=config.std)
 
     # -- geometry and pipelines ---------------------------------------------------
 
