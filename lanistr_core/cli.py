@@ -69,12 +69,14 @@ def load_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Pretrain + fine-tune (1% labels) + evaluate on the bundled reviews, against no pretraining."""
+    """Pretrain + fine-tune (1% labels) + evaluate on the bundled reviews, against the other arms."""
     from lanistr_core.demo import run_demo
 
     seeds = tuple(int(s) for s in args.seeds.split(","))
     options = {} if args.mmm_weight is None else {"mmm_weight": args.mmm_weight}
-    run_demo(out=args.out, seeds=seeds, label_fraction=args.label_fraction, max_rows=args.max_rows, options=options)
+    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    run_demo(out=args.out, seeds=seeds, label_fraction=args.label_fraction, max_rows=args.max_rows, options=options,
+             arms=arms, pretrain_rows=args.pretrain_rows or None)
     return 0
 
 
@@ -160,8 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--label-fraction", type=float, default=0.01)
     p.add_argument("--max-rows", type=int, help="use a random subset of the reviews (quick runs)")
-    p.add_argument("--mmm-weight", type=float,
-                   help="weight of the multimodal similarity loss (the paper's 1.0; the demo's default is 0.0)")
+    p.add_argument("--mmm-weight", type=float, help="weight of the multimodal similarity loss (default 1.0, the paper's)")
+    p.add_argument("--arms", default="pretrained,finetune_only,tfidf",
+                   help="comma-separated: pretrained, finetune_only, tfidf, text_only, random_init")
+    p.add_argument("--pretrain-rows", type=int, default=4000,
+                   help="unlabeled rows LANISTR pretraining sees (0: the whole pool)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("pretrain", help="self-supervised pretraining on a table")
     _common(p, label=False)

@@ -112,6 +112,13 @@ class Encoder(nn.Module, abc.ABC):
     dim: int
     pretrained: bool = False
 
+    def set_trainable(self, trainable: bool) -> None:
+        """Called by ``fit`` with ``not freeze_encoders``. The default (un)freezes every parameter;
+        an encoder that keeps part of itself frozen (e.g. the lower layers of a pretrained model)
+        overrides it to leave that part frozen when ``trainable`` is True."""
+        for p in self.parameters():
+            p.requires_grad_(trainable)
+
     @abc.abstractmethod
     def forward(self, batch: Batch) -> EncodedTokens:
         """Encode ``batch`` into ``(B, T, dim)`` tokens plus a ``(B, T)`` padding mask."""

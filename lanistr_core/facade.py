@@ -285,8 +285,11 @@ class Lanistr:
         n_out = len(self.classes_) if self.task_ == "classification" else 1
         torch.manual_seed(self.config.seed)
         self.model_.head = assembly.build_head(self.config, n_out).to(self.device)
-        for p in self.model_.encoders.parameters():
-            p.requires_grad_(not self.config.freeze_encoders)
+        for encoder in self.model_.encoders.values():
+            if callable(getattr(encoder, "set_trainable", None)):
+                encoder.set_trainable(not self.config.freeze_encoders)
+            else:  # a duck-typed encoder outside the Encoder base class
+                encoder.requires_grad_(not self.config.freeze_encoders)
         y_train = self._targets(frame)
         weight = self._class_weights(y_train, n_out)
         trainer = self._trainer(cfg, "finetune", self.model_, self._run_dir(run_dir), prefix="encoders.",

