@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--label-fraction", type=float, default=0.01)
     p.add_argument("--max-rows", type=int, help="use a random subset of the reviews (quick runs)")
-    p.add_argument("--mmm-weight", type=float, help="weight of the multimodal similarity loss (default 1.0, the paper's)")
+    p.add_argument("--mmm-weight", type=float, help="weight of the multimodal similarity loss (the paper's 1.0; the demo's default is 0.0)")
     p.add_argument("--arms", default="pretrained,finetune_only,tfidf",
                    help="comma-separated: pretrained, finetune_only, tfidf, text_only, random_init")
     p.add_argument("--pretrain-rows", type=int, default=4000,

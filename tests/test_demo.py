@@ -42,12 +42,12 @@ def test_demo_runs_every_arm_on_both_tasks(tmp_path):
 
 def test_demo_defaults_and_flags(monkeypatch, tmp_path):
     text = DEMO_OPTIONS["modality_config"]["text"]
-    assert text["pretrained_path"] == "minilm" and text["trainable_layers"] == 2 and DEMO_OPTIONS["mmm_weight"] == 1.0
+    assert text["pretrained_path"] == "minilm" and text["trainable_layers"] == 2 and DEMO_OPTIONS["mmm_weight"] == 0.0
     seen = {}
     monkeypatch.setattr("lanistr_core.demo.run_demo", lambda **kw: seen.update(kw))
-    assert cli.main(["demo", "--out", str(tmp_path), "--mmm-weight", "0", "--seeds", "0,2",
+    assert cli.main(["demo", "--out", str(tmp_path), "--mmm-weight", "1", "--seeds", "0,2",
                      "--arms", "tfidf,text_only", "--pretrain-rows", "0"]) == 0
-    assert seen["options"] == {"mmm_weight": 0.0} and seen["seeds"] == (0, 2)
+    assert seen["options"] == {"mmm_weight": 1.0} and seen["seeds"] == (0, 2)
     assert seen["arms"] == ("tfidf", "text_only") and seen["pretrain_rows"] is None
 
 
