@@ -28,6 +28,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    names = registry.list("modality")
+    if names:
+        print("\nmodalities:")
+        width = max(len(n) for n in names)
+        for name in names:
+            print(f"  {name.ljust(width)}  {registry.get_modality(name).description or '-'}")
     return 0
 
 

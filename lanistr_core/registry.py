@@ -109,7 +109,8 @@ class Registry:
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
             hint = " (is its plugin installed? see `lanistr plugins`)" if kind == "modality" else ""
-            raise RegistryError(f"unknown {kind} {name!r}; known {kind}s: {known}{hint}")
+            plural = {"modality": "modalities", "fusion": "fusions"}.get(kind, f"{kind}s")
+            raise RegistryError(f"unknown {kind} {name!r}; known {plural}: {known}{hint}")
         return table[name][0]
 
     def list(self, kind: str) -> list[str]:

@@ -75,3 +75,11 @@ def test_time_limit_flag_ends_training_and_saves(files):
                      "tabular=age,size", "--label", "label", "--preset", "tiny", "--device", "cpu",
                      "--finetune-epochs", "100000", "--time-limit", "1.5", "--out", str(files / "limited")]) == 0
     assert (files / "limited" / "model" / "weights.safetensors").exists()
+
+
+def test_python_dash_m_runs_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "lanistr_core", "plugins"], capture_output=True, text=True, check=True)
+    assert "lanistr-builtins" in out.stdout and "modalities:" in out.stdout

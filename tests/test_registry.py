@@ -87,6 +87,8 @@ def test_cli_lists_plugins_with_versions(on_path, capsys):
     out = capsys.readouterr().out
     assert "epdemo" in out and "lanistr-ep-demo" in out and "0.3.1" in out and "epvector" in out
     assert "lanistr-builtins" in out and "perceiver" in out
+    # each modality's one-line description (ModalitySpec.description)
+    assert "\nmodalities:\n" in out and "toy fixed-length numeric vectors" in out
 
 
 def test_unknown_names_list_the_known_ones():
@@ -132,3 +134,10 @@ def test_registrar_rejects_wrong_types():
 
     with pytest.raises(TypeError, match="expected ModalitySpec"):
         Registry().register_plugin(Bad(), name="bad")
+
+
+def test_unknown_modality_error_lists_the_known_modalities():
+    from lanistr_core import get_modality
+
+    with pytest.raises(RegistryError, match=r"unknown modality 'nope'; known modalities: .*text.*see `lanistr plugins`"):
+        get_modality("nope")

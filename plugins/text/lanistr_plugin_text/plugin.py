@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lanistr_core
 from lanistr_core import ModalitySpec
+
 from lanistr_plugin_text.config import PRESETS, TextConfig
 from lanistr_plugin_text.detection import detect_text_column
-from lanistr_plugin_text.encoder import TextEncoder
-from lanistr_plugin_text.frozen import SHARED_CACHE
-from lanistr_plugin_text.objective import MaskedLanguageModeling
-from lanistr_plugin_text.preprocessor import TextPreprocessor
+
+# transformers and tokenizers load only when a model is built: `lanistr plugins` and the registry
+# import every plugin just to list it, and transformers alone takes seconds to import.
+if TYPE_CHECKING:
+    from lanistr_plugin_text.encoder import TextEncoder
+    from lanistr_plugin_text.objective import MaskedLanguageModeling
+    from lanistr_plugin_text.preprocessor import TextPreprocessor
 
 
 def build_preprocessor(config: TextConfig, columns: Sequence[str]) -> TextPreprocessor:
     """An unfitted preprocessor for ``columns``."""
+    from lanistr_plugin_text.preprocessor import TextPreprocessor
+
     return TextPreprocessor(config=config, columns=columns)
 
 
 def build_encoder(config: TextConfig, preprocessor: TextPreprocessor) -> TextEncoder:
     """A BERT whose vocabulary matches the fitted tokenizer (loaded from ``pretrained_path`` if set)."""
+    from lanistr_plugin_text.encoder import TextEncoder
+    from lanistr_plugin_text.frozen import SHARED_CACHE
+
     cache = None
     if config.cache_frozen:
         cache = SHARED_CACHE
@@ -36,6 +45,8 @@ def build_encoder(config: TextConfig, preprocessor: TextPreprocessor) -> TextEnc
 
 def build_objective(config: TextConfig, encoder: TextEncoder, preprocessor: TextPreprocessor) -> MaskedLanguageModeling:
     """Masked language modelling whose head is tied to ``encoder``'s word embeddings."""
+    from lanistr_plugin_text.objective import MaskedLanguageModeling
+
     return MaskedLanguageModeling(
         encoder=encoder,
         mask_id=preprocessor.token_id("mask"),
