@@ -10,5 +10,5 @@ PYTHON=${PYTHON:-python3}
 extras="test"
 [ "${1:-}" = "--cuda" ] && extras="test,cuda"
 .venv/bin/python -m pip install --quiet -e ".[${extras}]" \
-    -e "plugins/text[minilm]" -e plugins/image -e plugins/tabular -e plugins/timeseries
+    -e "plugins/text[minilm]" -e plugins/image -e plugins/tabular -e plugins/timeseries -e plugins/audio
 echo "bootstrap: installed into $(pwd)/.venv"

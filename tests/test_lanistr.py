@@ -182,8 +182,8 @@ def test_other_fusions_train(fusion):
 
 
 def test_clear_errors(frame):
-    with pytest.raises(RegistryError, match="unknown modality 'audio'"):
-        Lanistr({"audio": ["review"]}, label="label", **FAST).fit(frame)
+    with pytest.raises(RegistryError, match="unknown modality 'smell'; known modalities: .*text"):
+        Lanistr({"smell": ["review"]}, label="label", **FAST).fit(frame)
     with pytest.raises(ValueError, match=r"lacks columns assigned to modalities \(text: \['body'\]\)"):
         Lanistr({"text": ["body"]}, label="label", **FAST).fit(frame)
     with pytest.raises(TypeError, match=r"unknown Lanistr options \['epochs'\]"):
