@@ -445,6 +445,24 @@ def test_lanistr_learns_pitch_and_round_trips(tmp_path):
         np.testing.assert_array_equal(proba, loaded.predict_proba(test))
 
 
+def test_loading_an_audio_model_without_the_plugin_names_plugin_and_version(tmp_path, monkeypatch):
+    from lanistr_core import RegistryError
+    from lanistr_core.registry import DISABLE_ENV, set_registry
+
+    model = Lanistr({"audio": ["clip"], "tabular": ["x"]}, label="label", preset="tiny", device="cpu",
+                    verbose=False, finetune={"epochs": 1, "validation": "none"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreadableAudioWarning)
+        path = model.fit(_pitch_frame(tmp_path, 24, seed=3)).save(tmp_path / "model")
+    monkeypatch.setenv(DISABLE_ENV, "audio")  # as if lanistr-plugin-audio were not installed
+    previous = set_registry(None)
+    try:
+        with pytest.raises(RegistryError, match=r"needs modality 'audio' from lanistr-plugin-audio 0\.1\.0, which is not installed"):
+            Lanistr.load(path)
+    finally:
+        set_registry(previous)
+
+
 # -- accelerator (runs only where CUDA is available) ----------------------------------------------------
 
 
