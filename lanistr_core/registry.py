@@ -108,7 +108,9 @@ class Registry:
         table = self._items[kind]
         if name not in table:
             known = ", ".join(sorted(table)) or "none"
-            hint = " (is its plugin installed? see `lanistr plugins`)" if kind == "modality" else ""
+            # plugins follow the lanistr-plugin-<name> naming convention, so the likely package can be named
+            hint = (f" (is its plugin installed? e.g. pip install lanistr-plugin-{name.replace('_', '-')}; "
+                    "see `lanistr plugins`)") if kind == "modality" else ""
             plural = {"modality": "modalities", "fusion": "fusions"}.get(kind, f"{kind}s")
             raise RegistryError(f"unknown {kind} {name!r}; known {plural}: {known}{hint}")
         return table[name][0]

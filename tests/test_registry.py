@@ -139,5 +139,6 @@ def test_registrar_rejects_wrong_types():
 def test_unknown_modality_error_lists_the_known_modalities():
     from lanistr_core import get_modality
 
-    with pytest.raises(RegistryError, match=r"unknown modality 'nope'; known modalities: .*text.*see `lanistr plugins`"):
+    with pytest.raises(RegistryError, match=r"unknown modality 'nope'; known modalities: .*text.*"
+                                            r"pip install lanistr-plugin-nope; see `lanistr plugins`"):
         get_modality("nope")

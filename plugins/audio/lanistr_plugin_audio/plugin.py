@@ -23,7 +23,7 @@ from lanistr_core.detection import non_null
 from lanistr_plugin_audio.config import PRESETS, AudioConfig
 
 if TYPE_CHECKING:
-    from lanistr_core.registry import Registrar  # type only: not exported by lanistr_core
+    from lanistr_core import Registrar
     from lanistr_plugin_audio.encoder import AudioEncoder
     from lanistr_plugin_audio.objective import MaskedSpectrogramObjective
     from lanistr_plugin_audio.preprocessor import AudioPreprocessor

@@ -17,7 +17,7 @@ from lanistr_core.detection import is_image_value, non_null
 from lanistr_plugin_image.config import PRESETS, ImageConfig
 
 if TYPE_CHECKING:
-    from lanistr_core.registry import Registrar  # type only: not exported by lanistr_core
+    from lanistr_core import Registrar
     from lanistr_plugin_image.encoder import ImageEncoder
     from lanistr_plugin_image.objective import SimMIMObjective
     from lanistr_plugin_image.preprocessor import ImagePreprocessor

@@ -17,7 +17,7 @@ from lanistr_plugin_timeseries.objective import MaskedTimestepObjective
 from lanistr_plugin_timeseries.preprocessor import TimeseriesPreprocessor
 
 if TYPE_CHECKING:
-    from lanistr_core.registry import Registrar
+    from lanistr_core import Registrar
 
 LOSS_WEIGHT = 0.1  # official LANISTR lambda_mtm
 
