@@ -16,6 +16,7 @@ from lanistr_core.contracts import (
     Fusion,
     FusionOutput,
     MaskingObjective,
+    MissingModalitiesError,
     ModalitySpec,
     Preprocessor,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "Fusion",
     "FusionOutput",
     "MaskingObjective",
+    "MissingModalitiesError",
     "ModalitySpec",
     "Preprocessor",
     "Registrar",

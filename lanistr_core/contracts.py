@@ -163,6 +163,19 @@ class Fusion(nn.Module, abc.ABC):
         """
 
 
+class MissingModalitiesError(ValueError):
+    """A row has none of the model's modalities present: one error for every way of being absent."""
+
+
+def no_modality_error(rows: Sequence[Any], n_rows: int, detail: str) -> MissingModalitiesError:
+    """The error for rows without any modality, whether their cells are null or empty by a
+    modality's own rule (blank text, an unreadable file): one type, one message, one advice."""
+    return MissingModalitiesError(
+        f"{n_rows} row(s) have every modality missing, e.g. rows {list(rows)[:10]} ({detail}); drop these rows "
+        "or give each at least one modality (a null cell, blank text or an unreadable file all count as missing)"
+    )
+
+
 ColumnDetector = Callable[[pd.Series], bool]
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from lanistr_core.contracts import Batch, Preprocessor
+from lanistr_core.contracts import Batch, Preprocessor, no_modality_error
 from lanistr_core.detection import is_null
 
 
@@ -99,17 +99,13 @@ def make_loader(
 
 
 def check_rows_have_a_modality(frame: pd.DataFrame, assignment: Mapping[str, Sequence[str]]) -> None:
-    """Raise ``ValueError`` naming rows whose every assigned cell is null (no modality at all)."""
+    """Raise :class:`MissingModalitiesError` naming rows whose every assigned cell is null."""
     columns = [c for cols in assignment.values() for c in cols]
     if frame.empty:
         raise ValueError("the data has no rows")
     null = np.array([[is_null(v) for v in frame[c].tolist()] for c in columns]).all(axis=0)  # (n_rows,)
     if null.any():
-        labels = frame.index[null].tolist()
-        raise ValueError(
-            f"{int(null.sum())} row(s) have every modality missing (all of {columns} null), e.g. rows {labels[:10]}; "
-            "drop them (df.dropna(how='all', subset=...)) or fill at least one modality"
-        )
+        raise no_modality_error(frame.index[null].tolist(), int(null.sum()), f"all of {columns} null")
 
 
 def split_frame(frame: pd.DataFrame, fraction: float, seed: int, stratify: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -9,13 +9,18 @@ import attrs
 import torch
 from torch import nn
 
-from lanistr_core.contracts import PRESENT, Batch, EncodedTokens, Encoder, Fusion, FusionOutput
+from lanistr_core.contracts import (  # noqa: F401  (MissingModalitiesError: re-exported where it used to live)
+    PRESENT,
+    Batch,
+    EncodedTokens,
+    Encoder,
+    Fusion,
+    FusionOutput,
+    MissingModalitiesError,
+    no_modality_error,
+)
 
 MISSING_MODES = ("mask", "zero")
-
-
-class MissingModalitiesError(ValueError):
-    """A row has none of the model's modalities present."""
 
 
 @attrs.frozen
@@ -135,7 +140,4 @@ class LanistrModel(nn.Module):
             return
         bad = (~any_present).nonzero().flatten().tolist()
         labels = [row_ids[i] for i in bad] if row_ids is not None else bad
-        raise MissingModalitiesError(
-            f"row(s) {labels[:20]} have no modality present (all of {self.modalities} are missing); "
-            "drop these rows or give them at least one modality"
-        )
+        raise no_modality_error(labels, len(labels), f"none of {self.modalities} present by the modalities' own rules")

@@ -223,3 +223,16 @@ def test_monitor_must_fit_the_task():
         Lanistr({"tabular": ["age", "size"]}, **{**FAST, "pretrain": {"monitor": "auroc"}}).pretrain(frame)
     with pytest.raises(ValueError, match="monitor"):
         Lanistr({"tabular": ["age", "size"]}, **{**FAST, "finetune": {"monitor": "precision"}})
+
+
+def test_rows_with_nothing_meet_one_error_whatever_made_them_empty(frame):
+    from lanistr_core import MissingModalitiesError
+
+    data = frame[["review", "label"]].dropna()
+    model = Lanistr({"text": ["review"]}, label="label", **FAST).fit(data)
+    null_cell = data.iloc[[0]].assign(review=None)  # absent by the core's rule (null)
+    blank_text = data.iloc[[1]].assign(review="   ")  # absent by the text plugin's own rule
+    for bad in (null_cell, blank_text):
+        with pytest.raises(MissingModalitiesError,
+                           match=rf"1 row\(s\) have every modality missing, e.g. rows \['{bad.index[0]}'\].*drop these rows"):
+            model.predict(bad)

@@ -64,7 +64,7 @@ def test_zero_fill_mode_attends_placeholders():
 def test_row_with_nothing_present_is_named():
     batches = _batches()
     batches["a"]["present"][2] = batches["b"]["present"][2] = False
-    with pytest.raises(MissingModalitiesError, match=r"row\(s\) \['r2'\] have no modality present"):
+    with pytest.raises(MissingModalitiesError, match=r"1 row\(s\) have every modality missing, e.g. rows \['r2'\]"):
         _model()(batches, row_ids=["r0", "r1", "r2", "r3"])
 
 
