@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import pandas as pd
 import torch
 
 from lanistr_core import PRESENT, Batch, Preprocessor
+from lanistr_core.cells import warn_unreadable
 from lanistr_core.detection import is_null
 from lanistr_plugin_audio.ast import ast_config, patch_grid
 from lanistr_plugin_audio.clips import UnreadableAudioError, WrongAudioTypeError, load_clip
@@ -21,7 +21,6 @@ FBANK = "fbank"
 FRAMES = "frames"
 PATCH_MASK = "patch_mask"
 CLIP_PRESENT = "clip_present"
-MAX_LISTED_ROWS = 10  # rows named per column in the unreadable-audio warning
 
 
 class UnreadableAudioWarning(UserWarning):
@@ -161,7 +160,8 @@ class AudioPreprocessor(Preprocessor):
                 clips.append(self.crop(samples))
                 slots.append((i, j))
         if failures:
-            _warn_unreadable(failures, first_reason)
+            warn_unreadable(modality="audio", noun="clip", failures=failures, first_reason=first_reason,
+                            category=UnreadableAudioWarning)
         return clips, slots
 
     def _load(self, cell: Any) -> np.ndarray:
@@ -208,20 +208,3 @@ class AudioPreprocessor(Preprocessor):
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise ValueError(f"audio column(s) {missing} are missing from the data; it has {list(frame.columns)}")
-
-
-def _warn_unreadable(failures: Mapping[str, list[Any]], first_reason: str) -> None:
-    """One warning per transform: how many clips failed, and where."""
-    total = sum(len(rows) for rows in failures.values())
-    where = "; ".join(
-        f"column {column!r}, rows {rows[:MAX_LISTED_ROWS]}"
-        + (f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else "")
-        for column, rows in failures.items()
-    )
-    noun = "clip" if total == 1 else "clips"
-    warnings.warn(
-        f"audio: {total} unreadable {noun} treated as missing ({where}); first error: {first_reason}. "
-        "Set on_error='raise' to stop instead.",
-        UnreadableAudioWarning,
-        stacklevel=3,
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 from torchvision.transforms import v2
 
 from lanistr_core import PRESENT, Batch, Preprocessor
+from lanistr_core.cells import warn_unreadable
 from lanistr_core.detection import is_null
 from lanistr_plugin_image.config import ImageConfig
 from lanistr_plugin_image.images import UnreadableImageError, WrongImageTypeError, load_rgb
@@ -20,7 +20,6 @@ from lanistr_plugin_image.vit import resolve_patch_size
 PIXEL_VALUES = "pixel_values"
 PATCH_MASK = "patch_mask"
 IMAGE_PRESENT = "image_present"
-MAX_LISTED_ROWS = 10  # rows named per column in the unreadable-image warning
 
 
 class UnreadableImageWarning(UserWarning):
@@ -122,7 +121,8 @@ class ImagePreprocessor(Preprocessor):
                 pixels[i, j] = pipeline(image)  # (3, S, S)
                 image_present[i, j] = True
         if failures:
-            _warn_unreadable(failures, first_reason)
+            warn_unreadable(modality="image", noun="image", failures=failures, first_reason=first_reason,
+                            category=UnreadableImageWarning)
         return {
             PIXEL_VALUES: pixels,
             PATCH_MASK: torch.zeros(n_rows, n_images, self.n_patches, dtype=torch.bool),
@@ -153,19 +153,3 @@ class ImagePreprocessor(Preprocessor):
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise ValueError(f"image column(s) {missing} are missing from the data; it has {list(frame.columns)}")
-
-
-def _warn_unreadable(failures: Mapping[str, list[Any]], first_reason: str) -> None:
-    """One warning per batch: how many images failed, and where."""
-    total = sum(len(rows) for rows in failures.values())
-    where = "; ".join(
-        f"column {column!r}, rows {rows[:MAX_LISTED_ROWS]}" + (f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else "")
-        for column, rows in failures.items()
-    )
-    noun = "image" if total == 1 else "images"
-    warnings.warn(
-        f"image: {total} unreadable {noun} treated as missing ({where}); first error: {first_reason}. "
-        "Set on_error='raise' to stop instead.",
-        UnreadableImageWarning,
-        stacklevel=3,
-    )
