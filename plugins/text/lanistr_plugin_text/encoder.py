@@ -119,8 +119,7 @@ class TextEncoder(Encoder):
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             return EncodedTokens(tokens=hidden, mask=attention_mask.bool())
         hidden = self._frozen_output(input_ids, attention_mask)  # (B, T, hidden), no graph
-        # additive key mask (B, 1, 1, T): what BERT's eager and SDPA attention both accept
-        key_mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        key_mask = _additive_key_mask(attention_mask, hidden.dtype)
         for layer in self.bert.encoder.layer[self.n_frozen:]:
             hidden = layer(hidden, key_mask)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden  # transformers 4.x returns a tuple
@@ -129,7 +128,7 @@ class TextEncoder(Encoder):
     @torch.no_grad()
     def _run_frozen(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.bert.embeddings(input_ids=input_ids)  # (B, T, hidden)
-        key_mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        key_mask = _additive_key_mask(attention_mask, hidden.dtype)
         for layer in self.bert.encoder.layer[: self.n_frozen]:
             hidden = layer(hidden, key_mask)
             hidden = hidden[0] if isinstance(hidden, tuple) else hidden
@@ -156,3 +155,8 @@ class TextEncoder(Encoder):
         for i in done:
             out[i, : lengths[i]] = self.cache.get(keys[i]).to(out.device)
         return out
+
+
+def _additive_key_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B, T) 0/1 -> (B, 1, 1, T) additive mask: what BERT's eager and SDPA attention both accept."""
+    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
