@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -177,6 +178,8 @@ def no_modality_error(rows: Sequence[Any], n_rows: int, detail: str) -> MissingM
 
 
 ColumnDetector = Callable[[pd.Series], bool]
+# (n_rows, numpy Generator, directory for any files) -> n_rows present cells
+ExampleCells = Callable[[int, Any, Path], list]
 
 
 def _check_presets(instance: Any, attribute: attrs.Attribute, value: Mapping[str, Mapping[str, Any]]) -> None:
@@ -199,6 +202,10 @@ class ModalitySpec:
         build_objective: ``(config, encoder, fitted_preprocessor) -> MaskingObjective``.
         loss_weight: default weight of the unimodal objective in pretraining.
         description: one line shown by ``lanistr plugins``.
+        example: ``(n_rows, rng, directory) -> list`` of ``n_rows`` valid, present cells (files it
+            needs are written under ``directory``); the installed-modality contract suite
+            (``lanistr_core.testing.check_modality``) runs every check on them. ``None``: the suite
+            skips this modality and says so.
     """
 
     name: str = attrs.field(validator=attrs.validators.matches_re(r"^[a-z][a-z0-9_]*$"))
@@ -214,6 +221,7 @@ class ModalitySpec:
     )
     loss_weight: float = attrs.field(default=1.0, validator=attrs.validators.ge(0.0))
     description: str = ""
+    example: ExampleCells | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.is_callable()))
 
     def make_config(self, preset: str = "tiny", **overrides: Any) -> Any:
         """Build ``config_cls`` from a preset plus keyword overrides; unknown preset or keys raise."""

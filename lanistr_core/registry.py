@@ -173,6 +173,12 @@ def set_registry(registry: Registry | None) -> Registry | None:
         return previous
 
 
+def list_plugins() -> list[PluginInfo]:
+    """Every discovered plugin with its distribution, version and what it registers: the Python
+    equivalent of ``lanistr plugins`` (the core's built-in fusions come first, as ``lanistr-builtins``)."""
+    return list(get_registry().plugins.values())
+
+
 def list_modalities() -> list[str]:
     """Names of all registered modalities."""
     return get_registry().list("modality")

@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lanistr_core.contracts import PRESENT, Batch, EncodedTokens, Encoder, MaskingObjective, ModalitySpec, Preprocessor
-from lanistr_core.detection import is_null
+# Like any plugin, the template imports only the public API.
+from lanistr_core import PRESENT, Batch, EncodedTokens, Encoder, MaskingObjective, ModalitySpec, Preprocessor, is_null
 
 
 @attrs.frozen(kw_only=True)
@@ -121,6 +121,11 @@ class VectorObjective(MaskingObjective):
         return (pred - truth)[scored].square().mean()
 
 
+def _example(n_rows: int, rng: np.random.Generator, directory: Any) -> list[list[float]]:
+    # rows whose chunks repeat a per-row level: masked chunks are predictable from the rest of the row
+    return [list(np.repeat(rng.normal(size=4), 2) + 0.01 * rng.normal(size=8)) for _ in range(n_rows)]
+
+
 def _detect(series: pd.Series) -> bool:
     values = [v for v in series.head(50) if not is_null(v)]
     return bool(values) and all(isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) == 1 for v in values)
@@ -135,4 +140,5 @@ VECTOR_SPEC = ModalitySpec(
     build_encoder=lambda config, pre: VectorEncoder(config),
     build_objective=lambda config, encoder, pre: VectorObjective(config, encoder),
     description="toy fixed-length numeric vectors (tests and template)",
+    example=_example,
 )

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from lanistr_core import ModalitySpec, hookimpl
-from lanistr_core.detection import non_null
+from lanistr_core import ModalitySpec, hookimpl, non_null
 from lanistr_plugin_audio.config import PRESETS, AudioConfig
+from lanistr_plugin_audio.example import example_cells
 
 if TYPE_CHECKING:
     from lanistr_core import Registrar
@@ -91,6 +91,7 @@ SPEC = ModalitySpec(
     build_objective=build_objective,
     loss_weight=1.0,
     description="audio (WAV/FLAC/OGG/MP3 paths, 1-D float arrays): AST encoder, masked spectrogram-patch modelling",
+    example=example_cells,
 )
 
 

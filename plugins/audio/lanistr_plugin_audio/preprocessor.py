@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lanistr_core import PRESENT, Batch, Preprocessor
-from lanistr_core.cells import warn_unreadable
-from lanistr_core.detection import is_null
+from lanistr_core import Batch, PRESENT, Preprocessor, is_null, warn_unreadable
 from lanistr_plugin_audio.ast import ast_config, patch_grid
 from lanistr_plugin_audio.clips import UnreadableAudioError, WrongAudioTypeError, load_clip
 from lanistr_plugin_audio.config import AudioConfig

@@ -3,7 +3,6 @@ unreadable clips, the mask token, detection, pretrained loading and learning thr
 
 from __future__ import annotations
 
-import importlib.metadata
 import warnings
 from pathlib import Path
 
@@ -13,9 +12,9 @@ import pytest
 import soundfile
 import torch
 
-import lanistr_core.registry
 from lanistr_core import PRESENT, Lanistr
 from lanistr_core.testing import (
+    check_modality,
     build_modality,
     check_encoder_contract,
     check_missing_rows,
@@ -366,12 +365,15 @@ def test_detection_claims_audio_and_leaves_time_series_alone(tmp_path):
     assert not detect_audio_column(pd.Series([None, float("nan")]))
 
 
-def test_entry_point_is_discovered():
+def test_entry_point_is_discovered(lanistr_isolated_registry):
     # Load only this plugin's entry point: other plugins installed alongside are not under test here.
-    others = [ep.name for ep in importlib.metadata.entry_points(group="lanistr") if ep.name != "audio"]
-    registry = lanistr_core.registry.build_registry(disabled=others)
+    registry = lanistr_isolated_registry("audio")
     assert registry.get_modality("audio") is SPEC
     assert registry.owner("modality", "audio").distribution == "lanistr-plugin-audio"
+
+
+def test_example_cells_pass_the_core_suite(tmp_path):
+    check_modality(SPEC, tmp_path)
 
 
 # -- pretrained weights ----------------------------------------------------------------------------
@@ -445,22 +447,17 @@ def test_lanistr_learns_pitch_and_round_trips(tmp_path):
         np.testing.assert_array_equal(proba, loaded.predict_proba(test))
 
 
-def test_loading_an_audio_model_without_the_plugin_names_plugin_and_version(tmp_path, monkeypatch):
+def test_loading_an_audio_model_without_the_plugin_names_plugin_and_version(tmp_path, lanistr_plugins_missing):
     from lanistr_core import RegistryError
-    from lanistr_core.registry import DISABLE_ENV, set_registry
 
     model = Lanistr({"audio": ["clip"], "tabular": ["x"]}, label="label", preset="tiny", device="cpu",
                     verbose=False, finetune={"epochs": 1, "validation": "none"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreadableAudioWarning)
         path = model.fit(_pitch_frame(tmp_path, 24, seed=3)).save(tmp_path / "model")
-    monkeypatch.setenv(DISABLE_ENV, "audio")  # as if lanistr-plugin-audio were not installed
-    previous = set_registry(None)
-    try:
-        with pytest.raises(RegistryError, match=r"needs modality 'audio' from lanistr-plugin-audio 0\.1\.0, which is not installed"):
-            Lanistr.load(path)
-    finally:
-        set_registry(previous)
+    lanistr_plugins_missing("audio")  # as if lanistr-plugin-audio were not installed
+    with pytest.raises(RegistryError, match=r"needs modality 'audio' from lanistr-plugin-audio 0\.1\.0, which is not installed"):
+        Lanistr.load(path)
 
 
 # -- accelerator (runs only where CUDA is available) ----------------------------------------------------

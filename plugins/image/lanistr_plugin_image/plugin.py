@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lanistr_core import ModalitySpec, hookimpl
-from lanistr_core.detection import is_image_value, non_null
+from lanistr_core import ModalitySpec, hookimpl, is_image_value, non_null
 from lanistr_plugin_image.config import PRESETS, ImageConfig
+from lanistr_plugin_image.example import example_cells
 
 if TYPE_CHECKING:
     from lanistr_core import Registrar
@@ -84,6 +84,7 @@ SPEC = ModalitySpec(
     build_objective=build_objective,
     loss_weight=1.0,  # lambda_mim = 1 in the official LANISTR code
     description="images (paths, PIL, uint8 arrays): ViT or timm encoder, SimMIM masked image modelling",
+    example=example_cells,
 )
 
 

@@ -9,9 +9,7 @@ import pandas as pd
 import torch
 from torchvision.transforms import v2
 
-from lanistr_core import PRESENT, Batch, Preprocessor
-from lanistr_core.cells import warn_unreadable
-from lanistr_core.detection import is_null
+from lanistr_core import Batch, PRESENT, Preprocessor, is_null, warn_unreadable
 from lanistr_plugin_image.config import ImageConfig
 from lanistr_plugin_image.images import UnreadableImageError, WrongImageTypeError, load_rgb
 from lanistr_plugin_image.timm_backbone import resolve_timm_patch_size

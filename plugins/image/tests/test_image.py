@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import warnings
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import lanistr_core.registry
 from lanistr_core import PRESENT
 from lanistr_core.testing import (
+    check_modality,
     build_modality,
     check_encoder_contract,
     check_missing_rows,
@@ -319,12 +318,15 @@ def test_detection(tmp_path):
     assert not detect_image_column(pd.Series([None, float("nan")]))
 
 
-def test_entry_point_is_discovered():
+def test_entry_point_is_discovered(lanistr_isolated_registry):
     # Load only this plugin's entry point: other plugins installed alongside are not under test here.
-    others = [ep.name for ep in importlib.metadata.entry_points(group="lanistr") if ep.name != "image"]
-    registry = lanistr_core.registry.build_registry(disabled=others)
+    registry = lanistr_isolated_registry("image")
     assert registry.get_modality("image") is SPEC
     assert registry.owner("modality", "image").distribution == "lanistr-plugin-image"
+
+
+def test_example_cells_pass_the_core_suite(tmp_path):
+    check_modality(SPEC, tmp_path)
 
 
 # -- pretrained weights ---------------------------------------------------------------------

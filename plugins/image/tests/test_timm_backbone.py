@@ -20,7 +20,7 @@ from lanistr_core.testing import (
     check_objective_learns,
     check_state_roundtrip,
 )
-from lanistr_core.testing.data import make_multimodal_frame
+from lanistr_core.testing import make_multimodal_frame
 from lanistr_plugin_image import SPEC
 
 # A 2-block ViT of width 32 with 8x8 patches: 16 patch tokens + CLS at the tiny preset's 32x32.

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lanistr_core.detection import is_image_value, is_low_cardinality, is_series_value, non_null
+from lanistr_core import is_image_value, is_low_cardinality, is_series_value, non_null
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"

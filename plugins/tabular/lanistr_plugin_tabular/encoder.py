@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from lanistr_core import PRESENT, Batch, EncodedTokens, Encoder
-from lanistr_core.serialization import load_tensors
+from lanistr_core import Batch, EncodedTokens, Encoder, PRESENT, load_tensors
 from pytorch_tabnet.tab_network import EmbeddingGenerator, TabNetEncoder
 
 from lanistr_plugin_tabular.config import TabularConfig

@@ -9,6 +9,7 @@ import lanistr_core
 from lanistr_core import ModalitySpec
 
 from lanistr_plugin_tabular.config import PRESETS, TabularConfig
+from lanistr_plugin_tabular.example import example_cells
 from lanistr_plugin_tabular.detect import is_tabular_column
 from lanistr_plugin_tabular.encoder import build_encoder
 from lanistr_plugin_tabular.objective import build_objective
@@ -31,6 +32,7 @@ SPEC = ModalitySpec(
     # Official LANISTR lambda_mfm.
     loss_weight=0.01,
     description="numeric + categorical columns: TabNet encoder (one token per decision step), masked feature modelling",
+    example=example_cells,
 )
 
 

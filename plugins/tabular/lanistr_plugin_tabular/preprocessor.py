@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from lanistr_core import PRESENT, Batch, Preprocessor
-from lanistr_core.detection import is_null
+from lanistr_core import Batch, PRESENT, Preprocessor, is_null
 
 from lanistr_plugin_tabular.detect import NUMERIC, column_kind, is_number, is_numeric_dtype
 

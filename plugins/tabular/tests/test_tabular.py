@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from lanistr_core import PRESENT
-from lanistr_core.registry import build_registry
-from lanistr_core.serialization import save_tensors
+from lanistr_core import PRESENT, save_tensors
 from lanistr_core.testing import (
+    check_modality,
     build_modality,
     check_encoder_contract,
     check_missing_rows,
@@ -62,8 +61,14 @@ def build(frame: pd.DataFrame | None = None, seed: int = 0, **overrides):
 # -- contracts ----------------------------------------------------------------------------
 
 
-def test_entry_point_is_discovered():
-    assert build_registry().get_modality("tabular") is SPEC
+def test_entry_point_is_discovered(lanistr_isolated_registry):
+    registry = lanistr_isolated_registry("tabular")  # this plugin's entry point only
+    assert registry.get_modality("tabular") is SPEC
+    assert registry.owner("modality", "tabular").distribution == "lanistr-plugin-tabular"
+
+
+def test_example_cells_pass_the_core_suite(tmp_path):
+    check_modality(SPEC, tmp_path)
 
 
 def test_encoder_contract():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lanistr_core.detection import is_image_path, is_low_cardinality, is_string_column, non_null
+from lanistr_core import is_image_path, is_low_cardinality, is_string_column, non_null
 
 
 def detect_text_column(series: pd.Series) -> bool:

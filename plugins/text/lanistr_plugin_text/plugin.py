@@ -9,6 +9,7 @@ import lanistr_core
 from lanistr_core import ModalitySpec
 
 from lanistr_plugin_text.config import PRESETS, TextConfig
+from lanistr_plugin_text.example import example_cells
 from lanistr_plugin_text.detection import detect_text_column
 
 # transformers and tokenizers load only when a model is built: `lanistr plugins` and the registry
@@ -66,6 +67,7 @@ SPEC = ModalitySpec(
     build_objective=build_objective,
     loss_weight=1.0,  # official LANISTR lambda_mlm
     description="Free text: BERT encoder, WordPiece vocabulary trained on the data, masked language modelling",
+    example=example_cells,
 )
 
 

@@ -9,8 +9,7 @@ import pandas as pd
 import torch
 from tokenizers import Tokenizer
 
-from lanistr_core import PRESENT, Batch, Preprocessor
-from lanistr_core.detection import is_null
+from lanistr_core import Batch, PRESENT, Preprocessor, is_null
 from lanistr_plugin_text.config import TextConfig
 from lanistr_plugin_text.pretrained import resolve_pretrained
 from lanistr_plugin_text.tokenizer import (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as metadata
 import importlib.util
 import random
 import socket
@@ -17,8 +16,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
-from lanistr_core.registry import build_registry
 from lanistr_core.testing import (
+    check_modality,
     build_modality,
     check_encoder_contract,
     check_missing_rows,
@@ -63,12 +62,15 @@ def parts(frame: pd.DataFrame):
 # -- registry and core contracts ------------------------------------------------------------
 
 
-def test_entry_point_discovered() -> None:
+def test_entry_point_discovered(lanistr_isolated_registry) -> None:
     # Only this plugin's entry point is loaded, so that a broken neighbour cannot fail this test.
-    others = [ep.name for ep in metadata.entry_points(group="lanistr") if ep.name != "text"]
-    registry = build_registry(disabled=others)
+    registry = lanistr_isolated_registry("text")
     assert registry.get_modality("text") is SPEC
     assert registry.owner("modality", "text").distribution == "lanistr-plugin-text"
+
+
+def test_example_cells_pass_the_core_suite(tmp_path) -> None:
+    check_modality(SPEC, tmp_path)
 
 
 def test_core_contracts(parts, frame: pd.DataFrame) -> None:

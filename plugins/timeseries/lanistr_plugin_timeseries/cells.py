@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lanistr_core.detection import is_null
+from lanistr_core import is_null
 
 _NUMERIC_KINDS = "biuf"
 _SERIES_HINT = "a numeric 1-D (T,) or 2-D (T, F) series (array or list)"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lanistr_core import Batch, EncodedTokens, Encoder
-from lanistr_core.serialization import load_tensors
+from lanistr_core import Batch, EncodedTokens, Encoder, load_tensors
 from lanistr_plugin_timeseries.config import TimeseriesConfig
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 import lanistr_core
-from lanistr_core import ModalitySpec
-from lanistr_core.detection import is_series_value, non_null
+from lanistr_core import ModalitySpec, is_series_value, non_null
 from lanistr_plugin_timeseries.config import PRESETS, TimeseriesConfig
+from lanistr_plugin_timeseries.example import example_cells
 from lanistr_plugin_timeseries.encoder import TimeseriesEncoder
 from lanistr_plugin_timeseries.objective import MaskedTimestepObjective
 from lanistr_plugin_timeseries.preprocessor import TimeseriesPreprocessor
@@ -60,6 +60,7 @@ SPEC = ModalitySpec(
     build_objective=build_objective,
     loss_weight=LOSS_WEIGHT,
     description="multivariate, irregular, NaN-holed series: time-aware Transformer + masked time-step modelling",
+    example=example_cells,
 )
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from lanistr_core.registry import build_registry
-from lanistr_core.serialization import save_tensors
+from lanistr_core import save_tensors
 from lanistr_core.testing import (
+    check_modality,
     build_modality,
     check_encoder_contract,
     check_missing_rows,
@@ -81,13 +80,16 @@ def _parts(frame: pd.DataFrame, **overrides):
 # -- registration, detection ---------------------------------------------------------
 
 
-def test_entry_point_is_discovered():
+def test_entry_point_is_discovered(lanistr_isolated_registry):
     # Load only this plugin's entry point: faster, and independent of the other plugins' health.
-    others = [ep.name for ep in entry_points(group="lanistr") if ep.name != "timeseries"]
-    registry = build_registry(disabled=others)
+    registry = lanistr_isolated_registry("timeseries")
     assert registry.get_modality("timeseries") is SPEC
     assert registry.owner("modality", "timeseries").distribution == "lanistr-plugin-timeseries"
     assert SPEC.loss_weight == pytest.approx(0.1)
+
+
+def test_example_cells_pass_the_core_suite(tmp_path):
+    check_modality(SPEC, tmp_path)
 
 
 def test_presets_build():
