@@ -10,6 +10,7 @@ import attrs
 import pandas as pd
 from torch import nn
 
+from lanistr_core.compilation import compile_module
 from lanistr_core.config import LanistrConfig
 from lanistr_core.contracts import Preprocessor
 from lanistr_core.model import Head, LanistrModel
@@ -49,7 +50,9 @@ def build_fusion(config: LanistrConfig, n_modalities: int) -> nn.Module:
         params = {}
     if "attention" in params:
         kwargs.setdefault("attention", config.attention)
-    return registry.create_fusion(config.fusion, dim=config.model_setting("dim"), n_modalities=n_modalities, **kwargs)
+    fusion = registry.create_fusion(config.fusion, dim=config.model_setting("dim"), n_modalities=n_modalities, **kwargs)
+    # dynamic=None: compile for the first shapes seen, generalise on the first change (varying N)
+    return compile_module(fusion, name=f"fusion {config.fusion!r}") if config.compile else fusion
 
 
 def build_model(config: LanistrConfig, configs: Mapping[str, Any], preprocessors: Mapping[str, Preprocessor]) -> LanistrModel:

@@ -73,8 +73,13 @@ def attend(
     if key_mask is None:
         return _dispatch(backend, q, k, v, None, dropout_p)
     has_key = key_mask.any(dim=-1)  # (B,)
-    if bool(has_key.all()):
-        return _dispatch(backend, q, k, v, key_mask, dropout_p)
+    if not torch.compiler.is_compiling():
+        # Eager fast paths (each a host sync, which would split a compiled graph): with every key
+        # present no mask reaches the kernel (sdpa's unmasked CPU/CUDA kernels are the fastest).
+        if bool(key_mask.all()):
+            return _dispatch(backend, q, k, v, None, dropout_p)
+        if bool(has_key.all()):
+            return _dispatch(backend, q, k, v, key_mask, dropout_p)
     # Rows with no key: let them attend everything, then zero their output, so
     # the masked values still cannot reach any output and nothing becomes NaN.
     safe_mask = key_mask | ~has_key[:, None]

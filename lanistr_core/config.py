@@ -117,6 +117,7 @@ class LanistrConfig:
     pretrain: TrainConfig = attrs.field(factory=lambda: PRETRAIN_DEFAULTS)
     finetune: TrainConfig = attrs.field(factory=lambda: FINETUNE_DEFAULTS)
     attention: str = attrs.field(default="auto", validator=v.in_(("auto", "sdpa", "math", "xformers")))
+    compile: bool = attrs.field(default=False, validator=v.instance_of(bool))
     seed: int = attrs.field(default=0, validator=v.instance_of(int))
     device: str = attrs.field(default="auto", validator=v.instance_of(str))
     verbose: bool = attrs.field(default=True, validator=v.instance_of(bool))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import pandas as pd
@@ -52,9 +52,11 @@ class EncodedTokens:
             )
 
 
-@attrs.frozen
-class FusionOutput:
+class FusionOutput(NamedTuple):
     """Output of a fusion module.
+
+    A NamedTuple rather than an attrs class: ``torch.compile`` traces through its construction
+    (dynamo cannot trace a frozen attrs ``__init__``), so a fusion's whole forward compiles.
 
     Attributes:
         tokens: ``(B, L, D)`` fused tokens (latents, or all tokens for self-attention fusions).

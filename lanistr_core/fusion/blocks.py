@@ -21,10 +21,12 @@ class Attention(nn.Module):
         self.to_out = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, Lq, D) queries; context: (B, Lk, D); key_mask: (B, Lk) bool -> (B, Lq, D)."""
-        B, Lq, D = x.shape
-        h = self.heads
-        q = self.to_q(x).view(B, Lq, h, D // h).transpose(1, 2)  # (B, H, Lq, Dh)
+        """x: (B, Lq, D) queries, or (1, Lq, D) shared by every row; context: (B, Lk, D);
+        key_mask: (B, Lk) bool -> (B, Lq, D)."""
+        Bq, Lq, D = x.shape
+        B, h = context.shape[0], self.heads
+        # A shared query (the Perceiver's latents) is projected once, not once per row.
+        q = self.to_q(x).view(Bq, Lq, h, D // h).transpose(1, 2).expand(B, -1, -1, -1)  # (B, H, Lq, Dh)
         k, v = self.to_kv(context).chunk(2, dim=-1)
         k = k.view(B, -1, h, D // h).transpose(1, 2)  # (B, H, Lk, Dh)
         v = v.view(B, -1, h, D // h).transpose(1, 2)
@@ -61,7 +63,10 @@ class Block(nn.Module):
     def forward(
         self, x: torch.Tensor, context: torch.Tensor | None = None, key_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """x: (B, L, D); context: (B, N, D) or None (self-attention); key_mask over context (or x)."""
+        """x: (B, L, D); context: (B, N, D) or None (self-attention); key_mask over context (or x).
+
+        In cross-attention ``x`` may be (1, L, D), shared by all rows: normalised and projected once.
+        """
         q = self.norm_q(x)
         if (context is None) != (self.norm_kv is None):
             raise ValueError("a cross-attention Block needs a context; a self-attention Block takes none")

@@ -52,8 +52,8 @@ class PerceiverFusion(Fusion):
     ) -> FusionOutput:
         """tokens (B, N, D), mask (B, N) -> latents (B, L, D) and pooled (B, D)."""
         B = tokens.shape[0]
-        x = self.latents.unsqueeze(0).expand(B, -1, -1)  # (B, L, D)
-        x = self.cross(x, context=tokens, key_mask=mask)
+        # (1, L, D): the cross block normalises and projects the latents once and broadcasts over rows
+        x = self.cross(self.latents.unsqueeze(0), context=tokens, key_mask=mask)  # (B, L, D)
         for layer in self.layers:
             x = layer(x)
         x = self.norm_latents(x)
