@@ -88,6 +88,7 @@ __all__ = [
 
 from lanistr_core.engine import TimeLimitWarning  # noqa: E402
 from lanistr_core.facade import Lanistr  # noqa: E402  (after the registry it builds on)
+from lanistr_core.report import ModalityReport  # noqa: E402
 from lanistr_core.validation import SmallDataWarning  # noqa: E402
 
-__all__ += ["Lanistr", "SmallDataWarning", "TimeLimitWarning"]
+__all__ += ["Lanistr", "ModalityReport", "SmallDataWarning", "TimeLimitWarning"]

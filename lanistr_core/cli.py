@@ -140,6 +140,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print the modality report of a saved model on a labeled table (markdown); with ``--out`` also
+    write report.json, report.csv, report_subsets.csv, report.md, report.png and TensorBoard scalars."""
+    from lanistr_core import Lanistr
+
+    frame = read_table(args.data)
+    model = Lanistr.load(args.model)
+    if not getattr(model, "fitted_", False):
+        raise SystemExit(f"lanistr report: error: {args.model} is not fine-tuned (no task head); run lanistr fit first")
+    report = model.modality_report(frame, metric=args.metric, n_bootstrap=args.bootstrap, seed=args.seed,
+                                   n_permutations=args.permutations, run_dir=args.out)
+    markdown = report.to_markdown()
+    print(markdown)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        report.to_json(out / "report.json")
+        report.to_frame().to_csv(out / "report.csv")
+        report.subsets_frame().to_csv(out / "report_subsets.csv")
+        (out / "report.md").write_text(markdown)
+        report.plot(out / "report.png")
+        print(f"wrote report.json, report.csv, report_subsets.csv, report.md, report.png, tensorboard/ to {out}")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, *, label: bool = True) -> None:
     p.add_argument("--data", required=True, help="CSV or Parquet file")
     p.add_argument("--config", help="TOML file with Lanistr options ([modalities], [pretrain], [finetune], ...)")
@@ -193,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="CSV file to write (default: stdout)")
     p.add_argument("--proba", action="store_true", help="add class probabilities")
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("report", help="which modalities a saved model relies on: metric per subset, Shapley values")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True, help="labeled CSV or Parquet file")
+    p.add_argument("--out", help="directory for report.json/.csv/.md/.png and TensorBoard scalars")
+    p.add_argument("--metric", help="auroc (default), macro_f1, accuracy; regression: r2 (default), neg_rmse, neg_mae")
+    p.add_argument("--bootstrap", type=int, default=200, metavar="N", help="row resamples for the intervals (0: none)")
+    p.add_argument("--permutations", type=int, default=200, metavar="N",
+                   help="random orders of the Monte-Carlo Shapley estimate (used above 6 modalities)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -21,6 +21,7 @@ from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_
 from lanistr_core.engine import Trainer, autocast_for
 from lanistr_core.metrics import classification_metrics, regression_metrics
 from lanistr_core.optim import encoder_lr_scales
+from lanistr_core.report import ModalityReport, modality_report
 from lanistr_core.serialization import load_state, save_state
 from lanistr_core.validation import ValidationPlan, hold_out
 
@@ -390,6 +391,20 @@ class Lanistr:
         self._require("built")
         pooled, _ = self._forward_all(frame)
         return pooled
+
+    def modality_report(
+        self, frame: pd.DataFrame, *, metric: str | None = None, n_bootstrap: int = 200, seed: int = 0,
+        run_dir: str | os.PathLike | None = None, **options: Any,
+    ) -> ModalityReport:
+        """Which modalities this fitted model relies on, from inference alone (presence masks): the
+        metric of every subset of modalities, the empty-set prior, Shapley values with bootstrap
+        intervals, the drop when each modality is removed, and the data's missingness pattern.
+
+        ``options`` are the other :class:`lanistr_core.report.ReportConfig` fields (``confidence``,
+        ``method``, ``n_permutations``, ``batch_size``, ...); ``run_dir`` adds TensorBoard scalars.
+        """
+        return modality_report(self, frame, metric=metric, n_bootstrap=n_bootstrap, seed=seed, run_dir=run_dir,
+                               **options)
 
     # -- persistence -------------------------------------------------------------------
 
