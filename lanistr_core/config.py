@@ -118,6 +118,10 @@ class LanistrConfig:
     finetune: TrainConfig = attrs.field(factory=lambda: FINETUNE_DEFAULTS)
     attention: str = attrs.field(default="auto", validator=v.in_(("auto", "sdpa", "math", "xformers")))
     compile: bool = attrs.field(default=False, validator=v.instance_of(bool))
+    # streaming from Parquet (lanistr_core.streaming): rows the preprocessors are fitted on, and
+    # rows held in the shuffle buffer (memory grows with these, not with the data)
+    sample_rows: int = attrs.field(default=10_000, validator=v.ge(1))
+    shuffle_buffer: int = attrs.field(default=10_000, validator=v.ge(0))
     seed: int = attrs.field(default=0, validator=v.instance_of(int))
     device: str = attrs.field(default="auto", validator=v.instance_of(str))
     verbose: bool = attrs.field(default=True, validator=v.instance_of(bool))

@@ -5,12 +5,13 @@ weight decay on matrices only, linear warmup + cosine decay, gradient clipping, 
 CUDA, a data-scaled schedule (:mod:`lanistr_core.schedule`), per-epoch validation with early stopping
 that cannot fire before ``min_epochs`` (best weights restored), a wall-clock ``time_limit``,
 deterministic per-epoch seeding (so a resumed run matches an uninterrupted one), TensorBoard scalars,
-progress bars, and an atomic checkpoint after every epoch. Rank-0-only logging/checkpoints keep it
-ready for DDP.
+progress bars, and an atomic checkpoint after every epoch. Under torchrun (see
+:mod:`lanistr_core.distributed`) only rank 0 logs, prints and writes checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 import warnings
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.distributed.algorithms import Join
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from lanistr_core import distributed
 from lanistr_core.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from lanistr_core.config import TrainConfig
 from lanistr_core.data import MultimodalBatch
@@ -78,6 +81,8 @@ class Trainer:
         self.seed, self.monitor, self.mode, self.verbose = seed, monitor, mode, verbose
         self.history: list[dict[str, float]] = []
         self._writer = None
+        self._joinables: list[Any] | None = None
+        self._schedule_steps = 0
 
     # -- small overridable pieces ---------------------------------------------------
 
@@ -120,12 +125,19 @@ class Trainer:
     def train(
         self, *, train_loader: DataLoader, step: StepFn, val_loader: DataLoader | None = None,
         evaluate: EvalFn | None = None, resume: bool = False, started: float | None = None,
+        joinables: list[Any] | None = None,
     ) -> list[dict[str, float]]:
         """Train for the resolved schedule (or until early stopping or ``time_limit``); returns the
         per-epoch history. ``started`` (a ``time.perf_counter()`` value) is when the time limit's
-        clock started, by default now; the caller passes its own start to count its set-up too."""
+        clock started, by default now; the caller passes its own start to count its set-up too.
+        ``joinables`` (the DDP module under torchrun) let ranks with fewer batches in an epoch (a
+        stream's row groups rarely split evenly) finish it without stalling the others
+        (``torch.distributed.algorithms.Join``)."""
         cfg = self.config
-        steps_per_epoch = len(train_loader) if cfg.max_steps_per_epoch is None else min(len(train_loader), cfg.max_steps_per_epoch)
+        local_steps = len(train_loader) if cfg.max_steps_per_epoch is None else min(len(train_loader), cfg.max_steps_per_epoch)
+        # one schedule for all ranks: the longest rank's epoch
+        steps_per_epoch = max(distributed.gather(local_steps))
+        self._joinables, self._schedule_steps = joinables, steps_per_epoch
         if steps_per_epoch == 0:
             raise ValueError(f"{self.phase}: no training batch (too few rows for batch size {cfg.batch_size}?)")
         self.schedule = sched = resolve_schedule(cfg, steps_per_epoch)
@@ -154,15 +166,18 @@ class Trainer:
                 break
             elapsed = time.perf_counter() - started
             # Stop before an epoch that would end past the limit (estimated from the slowest so far);
-            # the first epoch always runs, so a usable model comes back.
-            if cfg.time_limit is not None and epoch_seconds and elapsed + epoch_seconds > cfg.time_limit:
+            # the first epoch always runs, so a usable model comes back. Under torchrun rank 0's clock
+            # decides for every rank: ranks that stopped at different epochs would deadlock in DDP.
+            over_time = bool(cfg.time_limit is not None and epoch_seconds and elapsed + epoch_seconds > cfg.time_limit)
+            if distributed.broadcast(over_time) if cfg.time_limit is not None else False:
                 self.stop_reason = "time_limit"
                 warnings.warn(f"{self.phase}: time_limit={cfg.time_limit:g}s reached: stopped after epoch {epoch} of "
                               f"{sched.epochs} ({elapsed:.1f}s elapsed; the next epoch would end past the limit)",
                               TimeLimitWarning, stacklevel=2)
                 break
             t0 = time.perf_counter()
-            record = self._run_epoch(epoch, train_loader, step, optimizer, scheduler, state, steps_per_epoch)
+            record = self._run_epoch(epoch, train_loader, step, optimizer, scheduler, state, local_steps)
+            distributed.broadcast_buffers(self.module)  # rank 0's BatchNorm statistics on every rank
             if val_loader is not None and evaluate is not None and len(val_loader) > 0:
                 self.module.eval()
                 with torch.no_grad(), self.autocast():
@@ -208,24 +223,32 @@ class Trainer:
         torch.manual_seed(self.seed * 100_003 + epoch)
         if loader.generator is not None:
             loader.generator.manual_seed(self.seed * 100_003 + epoch)
-        if hasattr(loader.sampler, "set_epoch"):
-            loader.sampler.set_epoch(epoch)
+        for source in (loader.sampler, loader.dataset):  # DistributedSampler, or a streamed dataset
+            if hasattr(source, "set_epoch"):
+                source.set_epoch(epoch)
         self.module.train()
         sums: dict[str, float] = {}
         bar = tqdm(loader, total=steps_per_epoch, desc=f"{self.phase} {epoch + 1}/{self.schedule.epochs}",
                    disable=None if (self.verbose and is_main_process()) else True, leave=False)
-        for i, batch in enumerate(bar):
-            if i >= steps_per_epoch:
-                break
-            batch = batch.to(self.device)
-            with self.autocast():
-                loss, logs = step(batch, state["global_step"])
-            grad_norm = self.backward_step(loss, optimizer, scheduler)
-            logs = {**logs, "lr": scheduler.get_last_lr()[0], "grad_norm": grad_norm}
-            self.log({f"step/{k}": v for k, v in logs.items()}, state["global_step"])
+        with Join(self._joinables) if self._joinables else contextlib.nullcontext():
+            for i, batch in enumerate(bar):
+                if i >= steps_per_epoch:
+                    break
+                batch = batch.to(self.device)
+                with self.autocast():
+                    loss, logs = step(batch, state["global_step"])
+                grad_norm = self.backward_step(loss, optimizer, scheduler)
+                logs = {**logs, "lr": scheduler.get_last_lr()[0], "grad_norm": grad_norm}
+                self.log({f"step/{k}": v for k, v in logs.items()}, state["global_step"])
+                state["global_step"] += 1
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        done = min(steps_per_epoch, len(loader))
+        # a rank that joined early skips the steps it had no batch for, so that every rank's learning
+        # rate and step count agree (DDP's join hook re-syncs the weights at the end of the epoch)
+        for _ in range(max(0, self._schedule_steps - done)):
+            scheduler.step()
             state["global_step"] += 1
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        n = min(steps_per_epoch, len(loader))
+        n = max(1, done)
         return {"epoch": epoch, **{f"train/{k}": v / n for k, v in sums.items()}}

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, DistributedSampler
 
-from lanistr_core import assembly
+from lanistr_core import assembly, distributed, streaming
 from lanistr_core.config import MONITOR_MODES, TASK_MONITORS, LanistrConfig, TrainConfig
 from lanistr_core.columns import check_columns, resolve_columns
-from lanistr_core.data import MultimodalBatch, check_rows_have_a_modality, make_loader
+from lanistr_core.data import Collator, MultimodalBatch, check_rows_have_a_modality, make_loader
 from lanistr_core.engine import Trainer, autocast_for
 from lanistr_core.metrics import classification_metrics, regression_metrics
 from lanistr_core.optim import encoder_lr_scales
@@ -81,9 +82,10 @@ class Lanistr:
 
     @property
     def device(self) -> torch.device:
-        """The configured device (``auto``: CUDA when available)."""
+        """The configured device (``auto``: CUDA when available); under torchrun, this rank's device
+        (``cuda:LOCAL_RANK``), the process group joined on first use."""
         name = self.config.device
-        return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+        return distributed.setup(torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name))
 
     def _is_built(self) -> bool:
         return hasattr(self, "model_")
@@ -102,8 +104,16 @@ class Lanistr:
             for name, pre in self.preprocessors_.items():
                 pre.load_state_dict(load_state(saved, name))
         else:
-            assembly.fit_preprocessors(self.preprocessors_, frame)
-            if saved is not None:
+            # Under torchrun rank 0 fits and every rank loads its state: identical vocabularies and
+            # statistics everywhere (a WordPiece vocabulary trained per rank could differ).
+            if distributed.rank() == 0:
+                assembly.fit_preprocessors(self.preprocessors_, frame)
+            states = distributed.broadcast({n: p.state_dict() for n, p in self.preprocessors_.items()}
+                                           if distributed.rank() == 0 else None)
+            if distributed.rank() != 0:
+                for name, pre in self.preprocessors_.items():
+                    pre.load_state_dict(states[name])
+            if saved is not None and distributed.rank() == 0:
                 for name, pre in self.preprocessors_.items():
                     save_state(saved, name, pre.state_dict())
         self._build_networks()
@@ -119,9 +129,41 @@ class Lanistr:
         check_columns(self.columns_, frame)
         check_rows_have_a_modality(frame, self.columns_)
 
-    def _loader(self, frame: pd.DataFrame, cfg: TrainConfig, *, targets: torch.Tensor | None = None, train: bool) -> Any:
+    def _loader(self, frame: pd.DataFrame, cfg: TrainConfig, *, targets: torch.Tensor | None = None, train: bool,
+                sharded: bool = False) -> Any:
+        """Training loaders (and ``sharded`` validation loaders) split rows across torchrun ranks."""
+        sampler = None
+        if train and distributed.active():
+            # every rank sees 1/world of the rows per epoch; the engine calls set_epoch to reshuffle
+            sampler = DistributedSampler(range(len(frame)), num_replicas=distributed.world_size(),
+                                         rank=distributed.rank(), shuffle=True, seed=self.config.seed,
+                                         drop_last=len(frame) >= distributed.world_size() * cfg.batch_size)
+        elif sharded and distributed.active():
+            rows = distributed.shard(len(frame))
+            frame, targets = frame.iloc[rows], None if targets is None else targets[rows]
         return make_loader(frame, self.preprocessors_, targets=targets, batch_size=cfg.batch_size, shuffle=train,
-                           drop_last=train, seed=self.config.seed)
+                           drop_last=train, seed=self.config.seed, sampler=sampler, training=train)
+
+    def _chunk_batch(self, chunk: pd.DataFrame, *, training: bool, with_targets: bool) -> MultimodalBatch:
+        """One streamed chunk -> a batch (rows with no modality raise, naming their positions)."""
+        check_rows_have_a_modality(chunk, self.columns_)
+        targets = self._targets(chunk) if with_targets else None
+        return Collator(chunk, self.preprocessors_, targets, training=training)(range(len(chunk)))
+
+    def _stream_loader(self, source: streaming.ParquetSource, cfg: TrainConfig, *, with_targets: bool) -> DataLoader:
+        """Training batches streamed from Parquet: row groups sharded over ranks, a shuffle buffer."""
+        frames = streaming.StreamingFrames(source, batch_size=cfg.batch_size, shuffle=True,
+                                           shuffle_buffer=self.config.shuffle_buffer, seed=self.config.seed)
+        collate = streaming.FrameCollator(lambda chunk: self._chunk_batch(chunk, training=True, with_targets=with_targets))
+        return DataLoader(frames, batch_size=None, collate_fn=collate)
+
+    def _open(self, data: pd.DataFrame | str | os.PathLike, columns: Sequence[str] | None = None
+              ) -> tuple[pd.DataFrame, streaming.ParquetSource | None]:
+        """A DataFrame as is; a Parquet path/dir/glob as (uniform sample of ``sample_rows`` rows, source)."""
+        if not streaming.is_source(data):
+            return data, None
+        source = streaming.ParquetSource(data, columns=columns)
+        return source.sample(self.config.sample_rows, seed=self.config.seed), source
 
     def _run_dir(self, run_dir: str | os.PathLike | None) -> Path | None:
         return Path(run_dir) if run_dir is not None else None
@@ -168,15 +210,18 @@ class Lanistr:
     # -- pretraining -------------------------------------------------------------------
 
     def pretrain(
-        self, frame: pd.DataFrame, *, validation: pd.DataFrame | None = None,
+        self, frame: pd.DataFrame | str | os.PathLike, *, validation: pd.DataFrame | None = None,
         run_dir: str | os.PathLike | None = None, resume: bool = False, time_limit: float | None = None,
     ) -> Lanistr:
         """Self-supervised pretraining: every modality's masking loss + the multimodal similarity loss.
 
         ``time_limit`` (seconds, overrides ``pretrain={"time_limit": ...}``) ends training after the
-        last epoch that finishes within it, counted from this call.
+        last epoch that finishes within it, counted from this call. ``frame`` may be a Parquet path,
+        directory or glob: rows then stream (:mod:`lanistr_core.streaming`), preprocessors are fitted
+        on a sample of ``sample_rows`` rows, and only ``validation`` (if given) is used to validate.
         """
         started = time.perf_counter()
+        frame, source = self._open(frame)
         if not self._is_built():
             self._build(frame, self._run_dir(run_dir), resume)
         self._check_frame(frame)
@@ -184,17 +229,19 @@ class Lanistr:
         if cfg.monitor != "loss":
             raise ValueError(f"pretrain.monitor must be 'loss' (pretraining has no task metric), got {cfg.monitor!r}")
         plan = None
-        if validation is None:
+        if validation is None and source is None:
             frame, validation, plan = hold_out(frame, cfg, seed=self.config.seed, phase="pretrain")
+        validation = frame.iloc[:0] if validation is None else validation  # a stream is not split
         if len(validation):
             self._check_frame(validation)
-        module = torch.nn.ModuleDict({"model": self.model_, "loss": self.pretraining_loss_})
+        module = _PretrainStep(self.model_, self.pretraining_loss_)  # state_dict keys model.*, loss.*
         trainer = self._trainer(cfg, "pretrain", module, self._run_dir(run_dir), prefix="model.encoders.")
+        runner = distributed.wrap(module, self.device)  # DistributedDataParallel under torchrun
         seed = self.config.seed
 
         def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
             generator = torch.Generator().manual_seed(seed * 1_000_003 + global_step)
-            return self.pretraining_loss_(self.model_, batch, generator)
+            return runner(batch, generator)
 
         def evaluate(loader: Any) -> dict[str, float]:
             totals: dict[str, float] = {}
@@ -202,14 +249,20 @@ class Lanistr:
                 _, logs = self.pretraining_loss_(self.model_, batch.to(self.device), torch.Generator().manual_seed(i))
                 for k, v in logs.items():
                     totals[k] = totals.get(k, 0.0) + v
-            return {k.replace("loss/", "loss_") if k != "loss/total" else "loss": v / max(1, len(loader))
-                    for k, v in totals.items()}
+            # under torchrun every rank evaluated its own share of the rows: combine batch sums and counts
+            shares = distributed.gather((totals, len(loader))) if val_sharded else [(totals, len(loader))]
+            n = sum(count for _, count in shares)
+            return {k.replace("loss/", "loss_") if k != "loss/total" else "loss": sum(t.get(k, 0.0) for t, _ in shares) / max(1, n)
+                    for k in totals}
 
-        val_loader = self._loader(validation, cfg, train=False) if len(validation) >= 2 else None
+        val_sharded = distributed.active() and len(validation) >= 2 * distributed.world_size()
+        val_loader = self._loader(validation, cfg, train=False, sharded=val_sharded) if len(validation) >= 2 else None
+        train_loader = (self._loader(frame, cfg, train=True) if source is None
+                        else self._stream_loader(source, cfg, with_targets=False))
         self.history_["pretrain"] = trainer.train(
-            train_loader=self._loader(frame, cfg, train=True), step=step, val_loader=val_loader,
-            evaluate=evaluate, resume=resume, started=started)
-        self._record("pretrain", trainer, plan, len(frame), len(validation))
+            train_loader=train_loader, step=step, val_loader=val_loader, evaluate=evaluate, resume=resume,
+            started=started, joinables=[runner] if distributed.active() else None)
+        self._record("pretrain", trainer, plan, len(frame) if source is None else source.num_rows, len(validation))
         self.pretrained_ = True
         return self
 
@@ -258,7 +311,7 @@ class Lanistr:
             self.target_stats_ = {"mean": float(values.mean()), "std": float(values.std()) or 1.0}
 
     def fit(
-        self, frame: pd.DataFrame, *, validation: pd.DataFrame | None = None,
+        self, frame: pd.DataFrame | str | os.PathLike, *, validation: pd.DataFrame | None = None,
         run_dir: str | os.PathLike | None = None, resume: bool = False, time_limit: float | None = None,
     ) -> Lanistr:
         """Fine-tune (from pretrained weights when ``pretrain`` ran) with a task head on labeled rows.
@@ -266,23 +319,27 @@ class Lanistr:
         Without ``validation``, a validation split is held out by the small-data rule of
         :mod:`lanistr_core.validation` (or none, with a :class:`SmallDataWarning`). ``time_limit``
         (seconds) ends training after the last epoch that finishes within it, counted from this call.
+        ``frame`` may be a Parquet path, directory or glob: rows then stream as in :meth:`pretrain`
+        (the classes come from one pass over the label column).
         """
         started = time.perf_counter()
+        frame, source = self._open(frame)
         if self.config.label is None or self.config.label not in frame.columns:
             raise ValueError(f"fit needs the label column {self.config.label!r} in the data")
         if not self._is_built():
             self._build(frame, self._run_dir(run_dir), resume)
         self._check_frame(frame)
         self._check_labels(frame)
-        self._set_task(frame)
+        self._set_task(frame if source is None else source.label_values(self.config.label).to_frame())
         cfg = self._phase_config(self.config.finetune, time_limit)
         allowed = ("loss", *TASK_MONITORS[self.task_])
         if cfg.monitor not in allowed:
             raise ValueError(f"finetune.monitor={cfg.monitor!r} does not apply to {self.task_}; use one of {allowed}")
         plan = None
-        if validation is None:
+        if validation is None and source is None:
             labels = frame[self.config.label] if self.task_ == "classification" else None
             frame, validation, plan = hold_out(frame, cfg, seed=self.config.seed, phase="finetune", labels=labels)
+        validation = frame.iloc[:0] if validation is None else validation  # a stream is not split
         n_out = len(self.classes_) if self.task_ == "classification" else 1
         torch.manual_seed(self.config.seed)
         self.model_.head = assembly.build_head(self.config, n_out).to(self.device)
@@ -296,27 +353,38 @@ class Lanistr:
         trainer = self._trainer(cfg, "finetune", self.model_, self._run_dir(run_dir), prefix="encoders.",
                                 monitor=f"val/{cfg.monitor}", mode=MONITOR_MODES[cfg.monitor])
 
+        runner = distributed.wrap(_Logits(self.model_), self.device)  # DistributedDataParallel under torchrun
+
         def step(batch: MultimodalBatch, global_step: int) -> tuple[torch.Tensor, dict[str, float]]:
-            loss = self._task_loss(self.model_(batch.batches, row_ids=batch.row_ids).logits, batch.targets, weight)
+            loss = self._task_loss(runner(batch.batches, batch.row_ids), batch.targets, weight)
             return loss, {"loss/task": float(loss.detach())}
 
         def evaluate(loader: Any) -> dict[str, float]:
             all_logits, all_targets = [], []
             for batch in loader:
                 batch = batch.to(self.device)
-                all_logits.append(self.model_(batch.batches, row_ids=batch.row_ids).logits.float())
-                all_targets.append(batch.targets)
-            logits, targets = torch.cat(all_logits), torch.cat(all_targets)
-            return {"loss": float(self._task_loss(logits, targets, weight)), **self._metrics(logits, targets)}
+                all_logits.append(self.model_(batch.batches, row_ids=batch.row_ids).logits.float().cpu())
+                all_targets.append(batch.targets.cpu())
+            local = (torch.cat(all_logits), torch.cat(all_targets))
+            # metrics over the whole validation set: every rank's rows, each exactly once
+            shares = distributed.gather(local) if val_sharded else [local]
+            logits, targets = torch.cat([s[0] for s in shares]), torch.cat([s[1] for s in shares])
+            loss = self._task_loss(logits.to(self.device), targets.to(self.device), weight)
+            return {"loss": float(loss), **self._metrics(logits, targets)}
 
         val_loader = None
+        # too few rows to give every rank one: each rank evaluates them all (same result everywhere)
+        val_sharded = distributed.active() and len(validation) >= distributed.world_size()
         if len(validation) >= 1:
             self._check_frame(validation)
-            val_loader = self._loader(validation, cfg, targets=self._targets(validation), train=False)
+            val_loader = self._loader(validation, cfg, targets=self._targets(validation), train=False,
+                                      sharded=val_sharded)
+        train_loader = (self._loader(frame, cfg, targets=y_train, train=True) if source is None
+                        else self._stream_loader(source, cfg, with_targets=True))
         self.history_["finetune"] = trainer.train(
-            train_loader=self._loader(frame, cfg, targets=y_train, train=True), step=step,
-            val_loader=val_loader, evaluate=evaluate, resume=resume, started=started)
-        self._record("finetune", trainer, plan, len(frame), len(validation))
+            train_loader=train_loader, step=step, val_loader=val_loader, evaluate=evaluate, resume=resume,
+            started=started, joinables=[runner] if distributed.active() else None)
+        self._record("finetune", trainer, plan, len(frame) if source is None else source.num_rows, len(validation))
         self.fitted_ = True
         return self
 
@@ -413,7 +481,11 @@ class Lanistr:
         from lanistr_core.persistence import save_model
 
         self._require("built")
-        return save_model(self, Path(path))
+        path = Path(path)
+        if distributed.rank() == 0:  # one writer under torchrun; the barrier means "saved" on every rank
+            save_model(self, path)
+        distributed.barrier()
+        return path
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | None = None) -> Lanistr:
@@ -421,6 +493,31 @@ class Lanistr:
         from lanistr_core.persistence import load_model
 
         return load_model(cls, Path(path), device=device)
+
+
+class _PretrainStep(torch.nn.Module):
+    """Model + pretraining loss as one module whose forward is a training step's loss, so that
+    DistributedDataParallel sees (and synchronises) the whole step."""
+
+    def __init__(self, model: torch.nn.Module, loss: torch.nn.Module) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch: MultimodalBatch, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        """(total loss, scalar logs) of one masked batch."""
+        return self.loss(self.model, batch, generator)
+
+
+class _Logits(torch.nn.Module):
+    """The model's logits as a plain tensor output (what DistributedDataParallel traces for unused parameters)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batches: Mapping[str, Any], row_ids: Sequence[Any]) -> torch.Tensor:
+        """(B, n_out) logits."""
+        return self.model(batches, row_ids=row_ids).logits
 
 
 def _py(value: Any) -> Any:

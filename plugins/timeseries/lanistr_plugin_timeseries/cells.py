@@ -41,6 +41,12 @@ def _as_float_array(cell: Any, column: str, row: Any, hint: str) -> np.ndarray:
         arr = np.asarray(cell)
     except ValueError as err:  # numpy refuses ragged nested lists
         raise ValueError(f"{_where(column, row)}: expected {hint}, got a ragged {type(cell).__name__}") from err
+    if arr.dtype.kind == "O" and arr.ndim == 1 and len(arr) and all(isinstance(i, (np.ndarray, list, tuple)) for i in arr):
+        # a 2-D series read back from Parquet/Arrow: an object array of equal-length rows
+        try:
+            arr = np.stack([np.asarray(i, dtype=object) for i in arr])
+        except ValueError as err:
+            raise ValueError(f"{_where(column, row)}: expected {hint}, got ragged rows") from err
     if arr.dtype.kind == "O" and all(_is_number_or_null(item) for item in arr.ravel()):
         arr = arr.astype(np.float64)  # lists holding None: None -> NaN (unobserved)
     if arr.dtype.kind not in _NUMERIC_KINDS:
