@@ -86,13 +86,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace) -> Any:
+    """The table in memory, or with ``--stream`` the Parquet path/dir/glob itself (rows then stream)."""
+    if getattr(args, "stream", False):
+        if Path(args.data).suffix.lower() in (".csv", ".tsv"):
+            raise SystemExit("lanistr: --stream reads Parquet (a file, directory or glob), not CSV")
+        return args.data
+    return read_table(args.data)
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     """Pretrain on a table and save the model directory."""
     from lanistr_core import Lanistr
 
     options = load_options(args)
     model = Lanistr(options.pop("modalities"), **options)
-    model.pretrain(read_table(args.data), run_dir=args.out, resume=args.resume, time_limit=args.time_limit)
+    model.pretrain(_data(args), run_dir=args.out, resume=args.resume, time_limit=args.time_limit)
     print(f"saved pretrained model to {model.save(Path(args.out) / 'model')}")
     return 0
 
@@ -103,7 +112,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     from lanistr_core import Lanistr
 
-    frame = read_table(args.data)
+    frame = _data(args)
     if args.model:
         model = Lanistr.load(args.model)
         if args.label:
@@ -125,18 +134,55 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Write predictions (and class probabilities with --proba) for each row."""
-    from lanistr_core import Lanistr
-
-    frame = read_table(args.data)
-    model = Lanistr.load(args.model)
+def _predictions(model: Any, frame: pd.DataFrame, proba: bool) -> pd.DataFrame:
     out = pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
-    if args.proba:
-        proba = model.predict_proba(frame)
+    if proba:
+        values = model.predict_proba(frame)
         for i, cls in enumerate(model.classes_):
-            out[f"proba_{cls}"] = proba[:, i]
-    out.to_csv(args.output) if args.output else print(out.to_csv())
+            out[f"proba_{cls}"] = values[:, i]
+    return out
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Write predictions (and class probabilities with --proba) for each row.
+
+    Parquet input (a file, directory or glob) streams: ``--chunk-rows`` rows at a time are read,
+    predicted and appended to ``--output`` (``.parquet`` or ``.csv``), so neither the data nor the
+    predictions need to fit in memory. The index column ``row`` is the row's position in the input.
+    """
+    from lanistr_core import Lanistr
+    from lanistr_core.streaming import ParquetSource, iter_chunks
+
+    model = Lanistr.load(args.model)
+    suffix = Path(args.data).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        out = _predictions(model, read_table(args.data), args.proba)
+        out.to_csv(args.output) if args.output else print(out.to_csv())
+        return 0
+    if not args.output:
+        raise SystemExit("lanistr predict: streamed Parquet input needs --output FILE.parquet or FILE.csv")
+    writer, start = None, 0
+    try:
+        for chunk in iter_chunks(ParquetSource(args.data), args.chunk_rows):
+            chunk.index = pd.RangeIndex(start, start + len(chunk), name="row")
+            start += len(chunk)
+            out = _predictions(model, chunk, args.proba)
+            if args.output.endswith(".parquet"):
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                out["prediction"] = out["prediction"].infer_objects()  # classes are Python objects; Arrow needs one type
+                if out["prediction"].dtype == object:
+                    out["prediction"] = out["prediction"].astype(str)
+                table = pa.Table.from_pandas(out)
+                writer = writer or pq.ParquetWriter(args.output, table.schema)
+                writer.write_table(table)
+            else:
+                out.to_csv(args.output, mode="a" if start > len(chunk) else "w", header=start == len(chunk))
+    finally:
+        if writer is not None:
+            writer.close()
+    print(f"wrote {start} predictions to {args.output}")
     return 0
 
 
@@ -180,6 +226,8 @@ def _common(p: argparse.ArgumentParser, *, label: bool = True) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
     p.add_argument("--time-limit", type=float, metavar="SECONDS",
                    help="end training after the last epoch that finishes within this many seconds")
+    p.add_argument("--stream", action="store_true",
+                   help="stream Parquet --data (file, directory or glob) instead of loading it; no validation split")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--output", help="CSV file to write (default: stdout)")
     p.add_argument("--proba", action="store_true", help="add class probabilities")
+    p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per streamed chunk (Parquet input)")
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("report", help="which modalities a saved model relies on: metric per subset, Shapley values")
     p.add_argument("--model", required=True)

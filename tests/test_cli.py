@@ -83,3 +83,22 @@ def test_python_dash_m_runs_the_cli():
 
     out = subprocess.run([sys.executable, "-m", "lanistr_core", "plugins"], capture_output=True, text=True, check=True)
     assert "lanistr-builtins" in out.stdout and "modalities:" in out.stdout
+
+
+def test_stream_flag_and_streamed_predict_write_every_row(files):
+    frame = pd.read_csv(files / "data.csv", index_col=0)
+    frame.to_parquet(files / "labeled.parquet", row_group_size=16)
+    assert main(["fit", "--data", str(files / "labeled.parquet"), "--stream", "--config", str(files / "run.toml"),
+                 "--out", str(files / "streamed")]) == 0
+    model = str(files / "streamed" / "model")
+    for output in ("pred.parquet", "pred_stream.csv"):
+        assert main(["predict", "--model", model, "--data", str(files / "labeled.parquet"), "--chunk-rows", "7",
+                     "--output", str(files / output), "--proba"]) == 0
+    streamed = pd.read_parquet(files / "pred.parquet")
+    assert list(streamed.index) == list(range(40)) and list(streamed.columns) == ["prediction", "proba_0", "proba_1"]
+    as_csv = pd.read_csv(files / "pred_stream.csv", index_col=0)
+    assert len(as_csv) == 40 and (as_csv["prediction"].to_numpy() == streamed["prediction"].to_numpy()).all()
+    with pytest.raises(SystemExit, match="needs --output"):
+        main(["predict", "--model", model, "--data", str(files / "labeled.parquet")])
+    with pytest.raises(SystemExit, match="--stream reads Parquet"):
+        main(["fit", "--data", str(files / "data.csv"), "--stream", "--config", str(files / "run.toml")])
