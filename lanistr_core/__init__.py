@@ -86,9 +86,10 @@ __all__ = [
     "warn_unreadable",
 ]
 
+from lanistr_core.compilation import CompileFallbackWarning  # noqa: E402
 from lanistr_core.engine import TimeLimitWarning  # noqa: E402
 from lanistr_core.facade import Lanistr  # noqa: E402  (after the registry it builds on)
 from lanistr_core.report import ModalityReport  # noqa: E402
 from lanistr_core.validation import SmallDataWarning  # noqa: E402
 
-__all__ += ["Lanistr", "ModalityReport", "SmallDataWarning", "TimeLimitWarning"]
+__all__ += ["CompileFallbackWarning", "Lanistr", "ModalityReport", "SmallDataWarning", "TimeLimitWarning"]
