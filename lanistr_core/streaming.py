@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as pads
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -63,7 +64,11 @@ class ParquetSource:
 
     def read_group(self, i: int) -> pd.DataFrame:
         """Row group ``i`` as a DataFrame; its index is the rows' global position in the source."""
-        frame = self.row_groups[i].to_table(columns=self.columns).to_pandas()
+        table = self.row_groups[i].to_table(columns=self.columns)
+        frame = table.to_pandas()
+        for field in table.schema:
+            if _is_list(field.type):
+                frame[field.name] = _owned_cells(frame[field.name], nested=_is_list(field.type.value_type))
         start = int(sum(self.group_rows[:i]))
         frame.index = pd.RangeIndex(start, start + len(frame))
         return frame
@@ -87,6 +92,33 @@ class ParquetSource:
     def label_values(self, label: str) -> pd.Series:
         """The label column alone (one column is small even when the rows are not)."""
         return self.dataset.to_table(columns=[label]).column(label).to_pandas()
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
+def _owned_cells(column: pd.Series, *, nested: bool) -> pd.Series:
+    """Array cells that own their memory (a list<list<x>> cell as one 2-D array where rectangular).
+
+    Arrow hands list cells to pandas as views of one buffer per row group: a single row still in the
+    shuffle buffer would keep its whole row group alive, and memory would grow with the data.
+    """
+
+    def own(cell: Any) -> Any:
+        if not isinstance(cell, np.ndarray):
+            return cell  # None / NaN: a missing cell
+        if not nested:
+            return cell.copy()
+        parts = [np.array(p, copy=True) if isinstance(p, np.ndarray) else p for p in cell]
+        if parts and all(isinstance(p, np.ndarray) and p.shape == parts[0].shape for p in parts):
+            return np.stack(parts)
+        out = np.empty(len(parts), dtype=object)
+        for j, part in enumerate(parts):  # ragged: keep the per-step arrays, each a copy
+            out[j] = part
+        return out
+
+    return pd.Series([own(c) for c in column], index=column.index, name=column.name, dtype=object)
 
 
 class StreamingFrames(IterableDataset):
@@ -124,13 +156,23 @@ class StreamingFrames(IterableDataset):
         if self.shuffle:
             np.random.default_rng((self.seed, self.epoch, distributed.rank(), worker)).shuffle(groups)
         rng = np.random.default_rng((self.seed, self.epoch, distributed.rank(), worker, 1))
-        buffer = self.source.read_group(groups[0]).iloc[:0] if groups else pd.DataFrame()
+        # Shuffle buffer: after each row group joins the pool, the pool is permuted and drained down to
+        # ``shuffle_buffer`` rows; the rows that leave are a uniform draw from the pool, as with picking
+        # batch after batch from it. One permutation per group, not a copy of the pool per batch
+        # (dropping a random batch from the pool each time also held on to memory as the data grew).
+        keep = max(self.shuffle_buffer, self.batch_size) if self.shuffle else 0
+        buffer: pd.DataFrame | None = None
         for g in groups:
-            buffer = pd.concat([buffer, self.source.read_group(g)])
-            while len(buffer) >= max(self.shuffle_buffer, self.batch_size) + (self.batch_size if self.shuffle else 0):
-                pick = rng.choice(len(buffer), self.batch_size, replace=False) if self.shuffle else np.arange(self.batch_size)
-                yield buffer.iloc[np.sort(pick)]
-                buffer = buffer.drop(buffer.index[pick])
+            group = self.source.read_group(g)
+            buffer = group if buffer is None else pd.concat([buffer, group])
+            if self.shuffle:
+                buffer = buffer.iloc[rng.permutation(len(buffer))]
+            n_out = max(len(buffer) - keep, 0) // self.batch_size * self.batch_size
+            for start in range(0, n_out, self.batch_size):
+                yield buffer.iloc[start : start + self.batch_size]
+            buffer = buffer.iloc[n_out:]
+        if buffer is None:
+            return
         if self.shuffle:
             buffer = buffer.iloc[rng.permutation(len(buffer))]
         for start in range(0, len(buffer), self.batch_size):

@@ -88,3 +88,22 @@ def test_pretrain_and_fit_stream_from_parquet_and_predict_like_in_memory(tmp_pat
     assert model.history_["finetune"][0]["train/loss/task"] > 0
     proba = model.predict_proba(frame)
     assert proba.shape == (120, 2) and np.isfinite(proba).all()
+
+
+def test_list_cells_own_their_memory_so_a_buffered_row_does_not_pin_its_row_group(tmp_path):
+    # Arrow gives list cells as views of one buffer per row group; a shuffle buffer keeping a few rows
+    # of every group would then hold every group and memory would grow with the data.
+    frame = pd.DataFrame({
+        "series": [np.arange(6.0).reshape(3, 2).tolist(), None, [[1.0], [2.0, 3.0]]],
+        "audio": [np.arange(4.0), np.arange(2.0), None],
+    })
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "d.parquet")
+    got = ParquetSource(tmp_path / "d.parquet").read_group(0)
+    rect, missing, ragged = got["series"]
+    assert rect.shape == (3, 2) and rect.dtype == np.float64 and rect.base is None
+    np.testing.assert_array_equal(rect, np.arange(6.0).reshape(3, 2))
+    assert missing is None
+    assert ragged.dtype == object and [p.tolist() for p in ragged] == [[1.0], [2.0, 3.0]]
+    assert all(p.base is None for p in ragged)
+    assert got["audio"][0].base is None and got["audio"][0].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert got["audio"][2] is None
