@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lanistr_core.attention import attend
+from lanistr_core.attention import attend, resolve_backend
+from lanistr_core.fusion.shared_query import shared_query_attention
 
 
 class Attention(nn.Module):
@@ -25,6 +26,14 @@ class Attention(nn.Module):
         key_mask: (B, Lk) bool -> (B, Lq, D)."""
         Bq, Lq, D = x.shape
         B, h = context.shape[0], self.heads
+        if Bq == 1 and self._shared_query_kernel(x):
+            # CPU: latents shared by every row attend over the fused K/V projection in place. The
+            # biases leave the N-token projection: the key bias shifts every score of a query alike
+            # (softmax ignores it) and the value bias comes out unchanged (the weights sum to 1), so
+            # it is added to the L outputs instead of the N values.
+            kv = nn.functional.linear(context, self.to_kv.weight)
+            out = shared_query_attention(self.to_q(x)[0], kv, key_mask, heads=h, value_bias=self.to_kv.bias[D:])
+            return self.to_out(out)
         # A shared query (the Perceiver's latents) is projected once, not once per row.
         q = self.to_q(x).view(Bq, Lq, h, D // h).transpose(1, 2).expand(B, -1, -1, -1)  # (B, H, Lq, Dh)
         k, v = self.to_kv(context).chunk(2, dim=-1)
@@ -32,6 +41,12 @@ class Attention(nn.Module):
         v = v.view(B, -1, h, D // h).transpose(1, 2)
         out = attend(q, k, v, key_mask=key_mask, backend=self.backend, dropout_p=self.dropout if self.training else 0.0)
         return self.to_out(out.transpose(1, 2).reshape(B, Lq, D))  # (B, Lq, D)
+
+    def _shared_query_kernel(self, x: torch.Tensor) -> bool:
+        # Only where it is the faster kernel: eager CPU sdpa without attention dropout. The math
+        # backend stays the plain reference the tests compare against; CUDA has fused kernels.
+        return (x.device.type == "cpu" and resolve_backend(self.backend, x.device) == "sdpa"
+                and not (self.training and self.dropout > 0) and not torch.compiler.is_compiling())
 
 
 class FeedForward(nn.Module):
