@@ -27,6 +27,15 @@ def _joined_text(columns: Sequence[str]) -> Any:
     return join
 
 
+def class_probabilities(model: Any, features: pd.DataFrame, classes: Sequence[Any]) -> np.ndarray:
+    """(rows, len(classes)) probabilities of a fitted scikit-learn classifier, in the order of ``classes``
+    (a class absent from the model's training labels gets probability 0)."""
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(features), len(classes)))
+    out[:, [index[c] for c in model.classes_]] = model.predict_proba(features)
+    return out
+
+
 def reference_pipeline(text: Sequence[str], tabular: Sequence[str], frame: pd.DataFrame, c: float) -> Any:
     """TF-IDF (1-2 grams, sublinear tf) on the joined text columns; numeric columns imputed (median)
     and scaled; other tabular columns one-hot encoded; logistic regression with inverse strength ``c``."""
@@ -64,9 +73,7 @@ def tfidf_reference(
     columns = [*text, *tabular]
 
     def proba(model: Any, frame: pd.DataFrame) -> np.ndarray:
-        out = np.zeros((len(frame), len(classes)))
-        out[:, [index[c] for c in model.classes_]] = model.predict_proba(frame[columns])
-        return out
+        return class_probabilities(model, frame[columns], classes)
 
     def scores(model: Any, frame: pd.DataFrame) -> dict[str, float]:
         return classification_metrics(frame[label].map(index).to_numpy(), proba(model, frame))
