@@ -14,16 +14,18 @@ Four sweeps, one run (ratios between rows of one run are what to read: the CPU i
   configuration (width 256, 128 latents, 1 cross-attention + 4 latent blocks, 4 heads, MLP x4, batch
   8) at N = 1024 ... 16384, with every key present and with 10% masked, plus our perceiver at width
   768 (12 heads) for the achieved fraction of the matmul peak. Needs ``transformers`` (the ``bench``
-  extra). Each point in its own subprocess, ours and the reference back to back at every N.
+  extra). Times come from one subprocess per N that alternates a step of each model (the ratio is
+  then immune to the machine's drift); peak memory from each model alone in its own subprocess.
 
 Equal width and depth elsewhere: ``perceiver`` = 64 latents, 1 cross-attention + 2 latent blocks;
 ``concat_transformer`` = 3 blocks over CLS + N tokens; ``late`` = masked mean per modality + MLP.
 Each point runs in a fresh subprocess (``--no-isolate``: in this process), so peak memory is its own:
 ``torch.cuda.max_memory_allocated`` on CUDA, the growth of the peak resident set on CPU. Model FLOPs
 per step are counted with ``torch.utils.flop_counter`` on the ``math`` backend (explicit matmuls;
-dense, masked tokens included; one row, times the batch); the machine's matmul throughput (float32, 2048^3, same threads) is
-measured in the same subprocess just before the point, and achieved fraction = (FLOPs / step time)
-/ that throughput.
+dense, masked tokens included; one row, times the batch); the machine's matmul throughput (float32,
+2048^3, same threads) is measured in the same subprocess by one product before every timed step, and
+achieved fraction = (FLOPs / median step time) / (matmul FLOPs / median product time), so drift of
+the shared machine hits both medians alike.
 """
 
 from __future__ import annotations
@@ -69,11 +71,57 @@ def matmul_gflops(device: Any, *, size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def _timed(fn: Any, device: Any) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def _sync(device: Any) -> None:
     import torch
 
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
+
+
+def _build(point: dict[str, Any], fusion: str, backend: str, device: Any) -> Any:
+    import torch
+
+    from lanistr_core import create_fusion
+
+    torch.manual_seed(0)
+    if fusion == "hf_perceiver":
+        return HFPerceiver(dim=point["dim"], heads=point["heads"], **point["config"]).to(device)
+    extra = {} if fusion == "late" else {"attention": backend, "heads": point["heads"]}
+    return create_fusion(fusion, dim=point["dim"], n_modalities=point["modalities"], **point["config"], **extra).to(device)
+
+
+def measure_pair(point: dict[str, Any]) -> dict[str, Any]:
+    """Our perceiver and the HF reference in one process, one fwd+bwd step of each in turn: the time
+    ratio is then immune to the drift of a shared machine (peak memory is measured per model apart)."""
+    import torch
+
+    device = torch.device(point["device"])
+    if device.type == "cpu":
+        torch.set_num_threads(point["threads"])
+    B, N, D = point["batch"], point["n"], point["dim"]
+    tokens = torch.randn(B, N, D, device=device, requires_grad=True)
+    mask = torch.rand(B, N, device=device) >= point["mask_rate"]
+    mask[:, 0] = True
+    models = {f: _build(point, f, point["backend"], device) for f in ("perceiver", "hf_perceiver")}
+    times: dict[str, list[float]] = {f: [] for f in models}
+    for i in range(point["warmup"] + point["repeats"]):
+        for name, model in models.items():
+            _sync(device)
+            start = time.perf_counter()
+            model(tokens, mask).pooled.sum().backward()
+            _sync(device)
+            if i >= point["warmup"]:
+                times[name].append(time.perf_counter() - start)
+    ours, ref = (1000 * statistics.median(times[f]) for f in models)
+    return {"ms": ours, "ms_reference": ref, "ratio": ours / ref}
 
 
 def measure_point(point: dict[str, Any]) -> dict[str, Any]:
@@ -87,15 +135,11 @@ def measure_point(point: dict[str, Any]) -> dict[str, Any]:
     device = torch.device(point["device"])
     if device.type == "cpu":
         torch.set_num_threads(point["threads"])
-    peak_gflops = matmul_gflops(device, size=point.get("matmul_size", 2048))
+    matmul_size = point.get("matmul_size", 2048)
+    matmul_gflops(device, size=matmul_size, repeats=1)  # warms the matmul kernels up
 
     def build(backend: str) -> Any:
-        torch.manual_seed(0)
-        if point["fusion"] == "hf_perceiver":
-            return HFPerceiver(dim=point["dim"], heads=point["heads"], **point["config"]).to(device)
-        extra = {} if point["fusion"] == "late" else {"attention": backend, "heads": point["heads"]}
-        return create_fusion(point["fusion"], dim=point["dim"], n_modalities=point["modalities"],
-                             **point["config"], **extra).to(device)
+        return _build(point, point["fusion"], backend, device)
 
     B, N, D = point["batch"], point["n"], point["dim"]
     tokens = torch.randn(B, N, D, device=device, requires_grad=True)
@@ -112,13 +156,14 @@ def measure_point(point: dict[str, Any]) -> dict[str, Any]:
 
     for _ in range(point["warmup"]):
         step(fusion)
-    times = []
+    # one reference matmul before every timed step: the machine's speed drifts, and the achieved
+    # fraction compares medians taken over the same stretch of time
+    a, b = (torch.randn(matmul_size, matmul_size, device=device) for _ in range(2))
+    times, matmul_times = [], []
     for _ in range(point["repeats"]):
-        _sync(device)
-        start = time.perf_counter()
-        step(fusion)
-        _sync(device)
-        times.append(time.perf_counter() - start)
+        matmul_times.append(_timed(lambda: a @ b, device))
+        times.append(_timed(lambda: step(fusion), device))
+    peak_gflops = 2 * matmul_size**3 / statistics.median(matmul_times) / 1e9
     if device.type == "cuda":
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -168,13 +213,13 @@ class HFPerceiver:
 
 
 def _child(point: dict[str, Any], queue: Any) -> None:
-    queue.put(measure_point(point))
+    queue.put(measure_pair(point) if point["fusion"] == "pair" else measure_point(point))
 
 
 def run_point(point: dict[str, Any], *, isolate: bool, timeout: float) -> dict[str, Any]:
     """``measure_point`` in a spawned subprocess (own peak memory) or in this process; errors as text."""
     if not isolate:
-        return measure_point(point)
+        return measure_pair(point) if point["fusion"] == "pair" else measure_point(point)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(point, queue))
@@ -218,8 +263,12 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
         ref_config.update(num_latents=8, depth=1)
     for n in args.reference_sizes if args.reference else []:
         for rate in (0.0, 0.1):
+            # times from the paired run; each model alone for its peak memory
+            points.append({**ref, "fusion": "pair", "n": n, "mask_rate": rate, "config": ref_config,
+                           "repeats": args.reference_repeats})
             for fusion in ("perceiver", "hf_perceiver"):
-                points.append({**ref, "fusion": fusion, "n": n, "mask_rate": rate, "config": ref_config})
+                points.append({**ref, "fusion": fusion, "n": n, "mask_rate": rate, "config": ref_config,
+                               "repeats": 1})
     if args.reference:  # the achieved fraction of the matmul peak at the official width
         points.append({**ref, "fusion": "perceiver", "n": args.reference_sizes[min(1, len(args.reference_sizes) - 1)],
                        "mask_rate": 0.0, "config": ref_config, "dim": 768 if not args.quick else 48,
@@ -258,6 +307,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", action="store_true",
                    help="also time transformers.PerceiverModel at our perceiver's configuration (bench extra)")
     p.add_argument("--reference-sizes", default="1024,4096,8192,16384", help="token counts N of the reference sweep")
+    p.add_argument("--reference-repeats", type=int, default=11, help="alternating steps per model in the paired timing")
     p.add_argument("--no-isolate", dest="isolate", action="store_false", help="measure in this process")
 
 
@@ -286,6 +336,13 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
         if point["sweep"] not in args.sweeps:
             continue
         result = run_point(point, isolate=args.isolate, timeout=args.timeout)
+        if point["fusion"] == "pair":
+            print(f"cost reference pair N={point['n']} masked={point['mask_rate']}: ours {result.get('ms', float('nan')):.1f} "
+                  f"ms, HF {result.get('ms_reference', float('nan')):.1f} ms, ratio {result.get('ratio', float('nan')):.3f}",
+                  flush=True)
+            rows.append({**{k: v for k, v in point.items() if k not in ("config", "device", "warmup", "flops")},
+                         "config": str(point["config"]), **result})
+            continue
         if "flops_per_step" in result:
             flops[key] = result["flops_per_step"]
         row = {k: v for k, v in point.items() if k not in ("config", "device", "warmup", "flops")}
@@ -395,6 +452,7 @@ def cost_tables(frame: pd.DataFrame) -> str:
 def reference_table(ref: pd.DataFrame) -> str:
     """Ours vs ``transformers.PerceiverModel`` per N and mask rate: times, peak memory and their ratios."""
     r0 = ref.iloc[0]
+    r0 = ref[ref.fusion != "pair"].iloc[0] if (ref.fusion != "pair").any() else r0
     params = {f: int(ref[(ref.fusion == f) & (ref.dim == r0.dim)].params.dropna().iloc[0])
               for f in ("perceiver", "hf_perceiver") if ref[(ref.fusion == f) & (ref.dim == r0.dim)].params.notna().any()}
     lines = [f"### reference: ours vs transformers.PerceiverModel (width {r0.dim}, {r0.config}, {r0.heads} heads, "
@@ -403,13 +461,19 @@ def reference_table(ref: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|"]
     same = ref[ref.dim == r0.dim]
     for (n, rate), g in same.groupby(["n", "mask_rate"], sort=True):
-        ours, hf = g[g.fusion == "perceiver"], g[g.fusion == "hf_perceiver"]
+        pair, ours, hf = (g[g.fusion == f] for f in ("pair", "perceiver", "hf_perceiver"))
+        times, mems = ("n/a", "n/a"), ("n/a", "n/a")
         ratio = mem = "n/a"
-        if not ours.empty and not hf.empty and pd.notna(ours.ms.iloc[0]) and pd.notna(hf.ms.iloc[0]):
-            ratio = f"**{ours.ms.iloc[0] / hf.ms.iloc[0]:.2f}**"
+        if not pair.empty and pd.notna(pair.ms.iloc[0]):
+            p = pair.iloc[0]
+            times, ratio = (f"{p.ms:.1f}", f"{p.ms_reference:.1f}"), f"**{p.ratio:.2f}**"
+        if not ours.empty and not hf.empty and pd.notna(ours.peak_mb.iloc[0]) and pd.notna(hf.peak_mb.iloc[0]):
+            mems = (f"{ours.peak_mb.iloc[0]:.0f}", f"{hf.peak_mb.iloc[0]:.0f}")
             if hf.peak_mb.iloc[0] > 0:
                 mem = f"{ours.peak_mb.iloc[0] / hf.peak_mb.iloc[0]:.2f}"
-        lines.append(f"| {n} | {100 * rate:.0f}% | {_cell(ours)} | {_cell(hf)} | {ratio} | {mem} |")
+        lines.append(f"| {n} | {100 * rate:.0f}% | {times[0]} ({mems[0]}) | {times[1]} ({mems[1]}) | {ratio} | {mem} |")
+    lines += ["", "Times: medians of alternating fwd+bwd steps of both models in one process (drift hits both "
+                  "alike); peak MB: each model alone in its own process."]
     for _, r in ref[ref.dim != r0.dim].dropna(subset=["ms"]).iterrows():
         lines += ["", f"* ours at width {r.dim} ({r.heads} heads), N={r.n}: {r.ms:.0f} ms, "
                       f"{r.flops_per_step / 1e9:.1f} GFLOP/step = {100 * r.fraction_of_matmul:.0f}% of the "

@@ -78,10 +78,12 @@ def test_cost_reference_sweep_times_the_hf_perceiver_next_to_ours(tmp_path):
     out = tmp_path / "ref"
     assert main(["cost", "--quick", "--reference", "--sweeps", "reference", "--out", str(out)]) == 0
     rows = pd.read_csv(out / "results.csv")
-    assert set(rows.fusion) == {"perceiver", "hf_perceiver"}
+    assert set(rows.fusion) == {"pair", "perceiver", "hf_perceiver"}
     assert rows.ms.map(math.isfinite).all() and (rows.ms > 0).all()
-    # at every N and mask rate both models ran, with the same configuration
-    pairs = rows[rows.dim == rows.dim.min()].groupby(["n", "mask_rate"]).fusion.apply(set)
-    assert all(p == {"perceiver", "hf_perceiver"} for p in pairs)
+    # at every N and mask rate: a paired timing of both models, and each model alone for memory
+    runs = rows[rows.dim == rows.dim.min()].groupby(["n", "mask_rate"]).fusion.apply(set)
+    assert all(r == {"pair", "perceiver", "hf_perceiver"} for r in runs)
+    pair = rows[rows.fusion == "pair"]
+    assert (pair.ratio - pair.ms / pair.ms_reference).abs().max() < 1e-9
     md = (out / "results.md").read_text()
     assert "ours / HF time" in md and "of the same-run matmul peak" in md

@@ -85,8 +85,9 @@ def test_perceiver_cpu_shared_query_kernel_matches_math_in_values_and_gradients(
         (ta, xa, ga), (tb, xb, gb) = outs
         assert torch.isfinite(tb).all() and (ta - tb).abs().max() < 1e-5
         assert (xa - xb).abs().max() < 1e-5
-        for name in ga:
-            assert (ga[name] - gb[name]).abs().max() < 1e-4, name
+        for name in ga:  # float32 sums of large gradients: relative tolerance
+            scale = max(1.0, ga[name].abs().max().item())
+            torch.testing.assert_close(gb[name], ga[name], rtol=1e-4, atol=1e-4 * scale, msg=lambda m: f"{name}: {m}")
     assert len(calls) == 2  # the sdpa perceiver's cross-attention went through the kernel both times
 
 

@@ -1,11 +1,11 @@
 """Cross-attention from queries shared by every row (the Perceiver's latents) on CPU.
 
 The latents are the same for all rows, so their projection is done once (and their gradient summed
-over rows), and the attention works on the fused key/value projection of the context as it is: K and V are read in place from the
-(B, N, 2D) tensor, and their gradients are written straight into one (B, N, 2D) gradient, with no
-contiguous copies of K and V and no concatenation of dK and dV afterwards. The softmax runs in place
-and only the attention weights are kept for the backward pass (the probabilities a plain
-implementation keeps too). On CPU at large N this beats the fused SDPA kernels, whose backward
+over rows), and the attention works on the fused key/value projection of the context as it is: K and
+V are read in place from the (B, N, 2D) tensor, and their gradients are written straight into one
+(B, N, 2D) gradient, with no contiguous copies of K and V and no concatenation of dK and dV
+afterwards. Only the attention weights are kept for the backward pass (the probabilities a plain
+implementation keeps too), and torch's fused softmax and softmax-backward kernels run on them. On CPU at large N this beats the fused SDPA kernels, whose backward
 recomputes the weights block by block; on CUDA the fused kernels (SDPA, xformers) are used instead.
 """
 
@@ -22,38 +22,41 @@ class SharedQueryAttention(torch.autograd.Function):
         B, N, D2 = kv.shape
         L, D, dh = q.shape[0], D2 // 2, D2 // 2 // heads
         qh = (q * dh**-0.5).view(L, heads, dh).transpose(0, 1).contiguous()  # (H, L, dh), scaled once
-        weights = kv.new_empty(heads, B, L, N)
+        scores = kv.new_empty(B, L, N)  # reused by every head
         out = kv.new_empty(B, L, heads, dh)
+        weights = []
         for h in range(heads):
             k, v = _head(kv, h, dh, D)
-            w = weights[h]  # (B, L, N)
-            torch.bmm(qh[h].expand(B, L, dh), k.transpose(1, 2), out=w)
+            torch.bmm(qh[h].expand(B, L, dh), k.transpose(1, 2), out=scores)
             if bias is not None:
-                w.add_(bias[:, None, :])  # -inf on absent keys
-            _softmax_(w)
+                scores.add_(bias[:, None, :])  # -inf on absent keys
+            w = torch.softmax(scores, dim=-1)  # (B, L, N), one fused pass
             torch.bmm(w, v, out=out[:, :, h])  # (B, L, N) @ (B, N, dh)
+            weights.append(w)
         ctx.heads = heads
-        ctx.save_for_backward(qh, kv, weights, out)
+        ctx.save_for_backward(qh, kv, out, *weights)
         return out.view(B, L, D)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        qh, kv, weights, out = ctx.saved_tensors
+        qh, kv, out, *weights = ctx.saved_tensors
         heads, (B, N, D2), L = ctx.heads, kv.shape, qh.shape[1]
         D, dh = D2 // 2, D2 // 2 // heads
         grad_out = grad_out.reshape(B, L, heads, dh)
         grad_kv = torch.empty_like(kv)
         grad_q = qh.new_empty(heads, L, dh)
+        # two (B, L, N) buffers serve every head: large fresh allocations cost page faults each step
+        grad_w, grad_s = torch.empty_like(weights[0]), torch.empty_like(weights[0])
         for h in range(heads):
             k, v = _head(kv, h, dh, D)
             w = weights[h]  # (B, L, N)
             g = grad_out[:, :, h]  # (B, L, dh)
             torch.bmm(w.transpose(1, 2), g, out=grad_kv[:, :, D + h * dh : D + (h + 1) * dh])  # dV = W^T dO
-            grad_w = torch.bmm(g, v.transpose(1, 2))  # (B, L, N) dW = dO V^T
-            # softmax backward in place: dS = W * (dW - rowsum(dO * O))
-            grad_w.sub_((g * out[:, :, h]).sum(-1, keepdim=True)).mul_(w)
-            torch.bmm(grad_w.transpose(1, 2), qh[h].expand(B, L, dh), out=grad_kv[:, :, h * dh : (h + 1) * dh])
-            grad_q[h] = torch.bmm(grad_w, k).sum(0)  # the query is shared: sum over rows
+            torch.bmm(g, v.transpose(1, 2), out=grad_w)  # (B, L, N) dW = dO V^T
+            # dS = W * (dW - rowsum(dW * W)): autograd's own fused softmax backward
+            torch.ops.aten._softmax_backward_data.out(grad_w, w, -1, w.dtype, grad_input=grad_s)
+            torch.bmm(grad_s.transpose(1, 2), qh[h].expand(B, L, dh), out=grad_kv[:, :, h * dh : (h + 1) * dh])
+            grad_q[h] = torch.bmm(grad_s, k).sum(0)  # the query is shared: sum over rows
         grad_q = (grad_q * dh**-0.5).transpose(0, 1).reshape(L, D)
         return grad_q, grad_kv, None, None
 
@@ -61,12 +64,6 @@ class SharedQueryAttention(torch.autograd.Function):
 def _head(kv: torch.Tensor, h: int, dh: int, D: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Head ``h``'s keys and values as strided (B, N, dh) views of the fused projection."""
     return kv[:, :, h * dh : (h + 1) * dh], kv[:, :, D + h * dh : D + (h + 1) * dh]
-
-
-def _softmax_(x: torch.Tensor) -> None:
-    """Softmax over the last dimension, in place (no second (L, B, N) buffer)."""
-    x.sub_(x.amax(dim=-1, keepdim=True)).exp_()
-    x.div_(x.sum(dim=-1, keepdim=True))
 
 
 def shared_query_attention(
