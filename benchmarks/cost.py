@@ -71,6 +71,23 @@ def matmul_gflops(device: Any, *, size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def _dtype(point: dict[str, Any]) -> Any:
+    import torch
+
+    return getattr(torch, point.get("dtype", "float32"))
+
+
+def _autocast(point: dict[str, Any], device: Any) -> Any:
+    """bfloat16 autocast (weights stay float32, as in mixed-precision training) or nothing."""
+    import contextlib
+
+    import torch
+
+    if point.get("dtype", "float32") == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=_dtype(point))
+
+
 def _timed(fn: Any, device: Any) -> float:
     _sync(device)
     start = time.perf_counter()
@@ -116,7 +133,9 @@ def measure_pair(point: dict[str, Any]) -> dict[str, Any]:
         for name, model in models.items():
             _sync(device)
             start = time.perf_counter()
-            model(tokens, mask).pooled.sum().backward()
+            with _autocast(point, device):
+                out = model(tokens, mask).pooled.sum()
+            out.backward()
             _sync(device)
             if i >= point["warmup"]:
                 times[name].append(time.perf_counter() - start)
@@ -152,13 +171,15 @@ def measure_point(point: dict[str, Any]) -> dict[str, Any]:
     fusion = build(point["backend"])
 
     def step(module: Any) -> None:
-        module(tokens, mask, modality_index=index).pooled.sum().backward()
+        with _autocast(point, device):
+            out = module(tokens, mask, modality_index=index).pooled.sum()
+        out.backward()
 
     for _ in range(point["warmup"]):
         step(fusion)
     # one reference matmul before every timed step: the machine's speed drifts, and the achieved
     # fraction compares medians taken over the same stretch of time
-    a, b = (torch.randn(matmul_size, matmul_size, device=device) for _ in range(2))
+    a, b = (torch.randn(matmul_size, matmul_size, device=device, dtype=_dtype(point)) for _ in range(2))
     times, matmul_times = [], []
     for _ in range(point["repeats"]):
         matmul_times.append(_timed(lambda: a @ b, device))
@@ -235,7 +256,8 @@ def run_point(point: dict[str, Any], *, isolate: bool, timeout: float) -> dict[s
 
 def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every point of the four sweeps (the dicts ``measure_point`` takes)."""
-    common = {"device": args.device, "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup}
+    common = {"device": args.device, "threads": args.threads, "repeats": args.repeats, "warmup": args.warmup,
+              "dtype": args.dtype}
     small = {**common, "batch": args.batch, "dim": args.dim, "heads": args.heads}
     points = []
     for fusion in args.fusions:
@@ -300,6 +322,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--official-repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                   help="bfloat16: autocast of the fused step (float32 weights); the matmul reference in the same dtype")
     p.add_argument("--timeout", type=float, default=600, help="seconds per point before it is a timeout")
     p.add_argument("--max-quadratic-tokens", type=int, default=4096, help="skip concat_transformer above this N")
     p.add_argument("--sweeps", default="tokens,modalities,backends,official,reference",

@@ -16,3 +16,9 @@ for att in xformers sdpa; do
   python3 benchmarks/fusion_cost.py --device cuda --attention "$att" --repeats 10 --warmup 3 \
     --json "$OUT/bench_cuda_$att.json" 2>/dev/null | tee "$OUT/bench_cuda_$att.md"
 done
+# the cost benchmark on the GPU: float32 and bfloat16 autocast, xformers and sdpa among the backends,
+# and the HF Perceiver reference (transformers comes with the text plugin)
+for dtype in float32 bfloat16; do
+  timeout 900 python3 -m benchmarks cost --device cuda --dtype "$dtype" --reference --repeats 10 --warmup 3 \
+    --max-quadratic-tokens 16384 --out "$OUT/cost_cuda_$dtype" 2>&1 | tail -60 | tee "$OUT/cost_cuda_$dtype.log"
+done

@@ -87,3 +87,10 @@ def test_cost_reference_sweep_times_the_hf_perceiver_next_to_ours(tmp_path):
     assert (pair.ratio - pair.ms / pair.ms_reference).abs().max() < 1e-9
     md = (out / "results.md").read_text()
     assert "ours / HF time" in md and "of the same-run matmul peak" in md
+
+
+def test_cost_in_bfloat16_autocast_reports_finite_numbers(tmp_path):
+    out = tmp_path / "bf16"
+    assert main(["cost", "--quick", "--dtype", "bfloat16", "--sweeps", "tokens", "--out", str(out)]) == 0
+    rows = pd.read_csv(out / "results.csv")
+    assert (rows.dtype == "bfloat16").all() and rows.ms.map(math.isfinite).all()

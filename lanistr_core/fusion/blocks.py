@@ -45,8 +45,10 @@ class Attention(nn.Module):
     def _shared_query_kernel(self, x: torch.Tensor) -> bool:
         # Only where it is the faster kernel: eager CPU sdpa without attention dropout. The math
         # backend stays the plain reference the tests compare against; CUDA has fused kernels.
+        # Under autocast (bf16) the generic path lets autocast choose each op's precision.
         return (x.device.type == "cpu" and resolve_backend(self.backend, x.device) == "sdpa"
-                and not (self.training and self.dropout > 0) and not torch.compiler.is_compiling())
+                and not (self.training and self.dropout > 0) and not torch.compiler.is_compiling()
+                and not torch.is_autocast_enabled("cpu"))
 
 
 class FeedForward(nn.Module):
