@@ -121,15 +121,15 @@ def review_splits(
     stratified ``fraction`` of the pool, 20% of it for validation) and ``test`` (the demo's held-out
     20%, sampled to ``test_rows`` with a fixed seed). Same arguments, same rows, in every benchmark.
 
-    Uses the demo's own split helpers (``lanistr_core.demo._splits`` / ``_labeled_split``), so these
+    Uses the demo's own split helpers (``lanistr_core.demo.demo_splits`` / ``labeled_split``), so these
     are exactly the rows ``lanistr demo`` trains, validates and tests on.
     """
-    from lanistr_core.demo import _labeled_split, _splits
+    from lanistr_core.demo import demo_splits, labeled_split
 
-    pool, test = _splits(max_rows)
+    pool, test = demo_splits(max_rows)
     if test_rows is not None and test_rows < len(test):
         test = test.sample(n=test_rows, random_state=0)
-    train, val = _labeled_split(pool, fraction, seed, label)
+    train, val = labeled_split(pool, fraction, seed, label)
     return {"pool": pool, "train": train, "val": val, "test": test}
 
 

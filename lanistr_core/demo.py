@@ -86,7 +86,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     options = {**DEMO_OPTIONS, **(options or {})}
     log = (lambda msg: print(msg, flush=True)) if verbose else (lambda msg: None)
-    pool, test = _splits(max_rows)
+    pool, test = demo_splits(max_rows)
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
     for seed in seeds:
@@ -101,7 +101,7 @@ def run_demo(
                 model.pretrain(rows.drop(columns=REVIEW_LABELS), run_dir=out / f"seed{seed}" / arm)
                 base[arm] = (model.save(out / f"seed{seed}" / arm / "pretrained"), time.perf_counter() - t0)
         for label, metrics in TASKS.items():
-            train, val = _labeled_split(pool, label_fraction, seed, label)
+            train, val = labeled_split(pool, label_fraction, seed, label)
             log(f"== seed {seed}, {label}: {len(train)} training + {len(val)} validation labels ==")
             for arm in arms:
                 t1 = time.perf_counter()
@@ -123,8 +123,9 @@ def run_demo(
     return summary
 
 
-def _splits(max_rows: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The unlabeled/labeled pool and the held-out test rows (20%, stratified by Rating, fixed seed)."""
+def demo_splits(max_rows: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bundled reviews as ``(pool, test)``: the unlabeled/labeled pool and the held-out test rows
+    (20%, stratified by Rating, fixed seed). ``max_rows`` samples the reviews first (fixed seed)."""
     reviews = load_reviews()
     if max_rows is not None:
         reviews = reviews.sample(n=min(max_rows, len(reviews)), random_state=0)
@@ -133,7 +134,9 @@ def _splits(max_rows: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     return split_frame(reviews, 0.2, seed=1234, stratify=reviews["Rating"])
 
 
-def _labeled_split(pool: pd.DataFrame, fraction: float, seed: int, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def labeled_split(pool: pd.DataFrame, fraction: float, seed: int, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stratified ``fraction`` of ``pool`` for ``label``, split (stratified again) into
+    ``(train, validation)`` with ``VAL_FRACTION`` for validation: the demo's labeled rows for ``seed``."""
     labeled = labeled_subset(pool, fraction, seed, label)
     return split_frame(labeled, VAL_FRACTION, seed, stratify=labeled[label])
 

@@ -53,6 +53,13 @@ def test_quality_and_baseline_share_the_review_splits():
     for part in ("train", "val", "test"):
         assert a[part].index.equals(b[part].index)
     assert not set(a["test"].index) & (set(a["train"].index) | set(a["val"].index))
+    # exactly the rows `lanistr demo` trains and validates on for that seed and task
+    from lanistr_core.demo import demo_splits, labeled_split
+
+    pool, test = demo_splits()
+    train, val = labeled_split(pool, 0.01, 1, "Rating")
+    assert a["train"].index.equals(train.index) and a["val"].index.equals(val.index)
+    assert set(a["test"].index) <= set(test.index) and not set(test.index) & set(pool.index)
 
 
 def test_finetune_schedule_keeps_the_step_budget():
