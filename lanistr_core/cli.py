@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mmm-weight", type=float, help="weight of the multimodal similarity loss (the paper's 1.0; the demo's default is 0.0)")
     p.add_argument("--arms", default="pretrained,finetune_only,tfidf",
                    help="comma-separated: pretrained, finetune_only, tfidf, text_only, random_init")
-    p.add_argument("--pretrain-rows", type=int, default=4000,
+    p.add_argument("--pretrain-rows", type=int, default=8000,  # = run_demo's default
                    help="unlabeled rows LANISTR pretraining sees (0: the whole pool)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("pretrain", help="self-supervised pretraining on a table")

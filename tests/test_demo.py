@@ -34,6 +34,8 @@ def test_demo_runs_every_arm_on_both_tasks(tmp_path):
     for r in summary["results"]:
         assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["auroc"] <= 1.0
         assert r["n_test"] == summary["results"][0]["n_test"]  # every arm scores the same test rows
+        if r["arm"] != "tfidf":  # the restored epoch's validation metrics: what recipes are chosen on
+            assert {"val_auroc", "val_macro_f1", "val_accuracy"} <= set(r) and 0.0 <= r["val_macro_f1"] <= 1.0
     assert json.loads((tmp_path / "results.json").read_text())["seeds"] == [0]
     assert "| task | metric | pretrained | finetune_only | tfidf | text_only |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "seed0" / "pretrained" / "pretrained" / "config.json").exists()
