@@ -81,8 +81,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     seeds = tuple(int(s) for s in args.seeds.split(","))
     options = {} if args.mmm_weight is None else {"mmm_weight": args.mmm_weight}
     arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    # unset: run_demo's own default; 0: the whole pool (None)
+    rows = {} if args.pretrain_rows is None else {"pretrain_rows": args.pretrain_rows or None}
     run_demo(out=args.out, seeds=seeds, label_fraction=args.label_fraction, max_rows=args.max_rows, options=options,
-             arms=arms, pretrain_rows=args.pretrain_rows or None)
+             arms=arms, **rows)
     return 0
 
 
@@ -244,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mmm-weight", type=float, help="weight of the multimodal similarity loss (the paper's 1.0; the demo's default is 0.0)")
     p.add_argument("--arms", default="pretrained,finetune_only,tfidf",
                    help="comma-separated: pretrained, finetune_only, tfidf, text_only, random_init")
-    p.add_argument("--pretrain-rows", type=int, default=8000,  # = run_demo's default
-                   help="unlabeled rows LANISTR pretraining sees (0: the whole pool)")
+    p.add_argument("--pretrain-rows", type=int,
+                   help="unlabeled rows LANISTR pretraining sees (default: the demo's 8,000; 0: the whole pool)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("pretrain", help="self-supervised pretraining on a table")
     _common(p, label=False)
