@@ -80,6 +80,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     seeds = tuple(int(s) for s in args.seeds.split(","))
     options = {} if args.mmm_weight is None else {"mmm_weight": args.mmm_weight}
+    if args.logit_adjustment is not None:
+        options["logit_adjustment"] = args.logit_adjustment
     arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
     # unset: run_demo's own default; 0: the whole pool (None)
     rows = {} if args.pretrain_rows is None else {"pretrain_rows": args.pretrain_rows or None}
@@ -244,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-fraction", type=float, default=0.01)
     p.add_argument("--max-rows", type=int, help="use a random subset of the reviews (quick runs)")
     p.add_argument("--mmm-weight", type=float, help="weight of the multimodal similarity loss (the paper's 1.0; the demo's default is 0.0)")
+    p.add_argument("--logit-adjustment", type=float,
+                   help="tau of the post-hoc logit adjustment of every arm's decisions (0: argmax; the demo's default: 1)")
     p.add_argument("--arms", default="pretrained,finetune_only,tfidf",
                    help="comma-separated: pretrained, finetune_only, tfidf, text_only, random_init")
     p.add_argument("--pretrain-rows", type=int,

@@ -114,6 +114,10 @@ class LanistrConfig:
     head_dropout: float = attrs.field(default=0.1, validator=[v.ge(0.0), v.lt(1.0)])
     freeze_encoders: bool = attrs.field(default=False, validator=v.instance_of(bool))
     class_weights: str | None = attrs.field(default=None, validator=v.optional(v.in_(("balanced",))))
+    # post-hoc logit adjustment of the decisions (predict, accuracy, macro-F1): argmax of
+    # log p(y|x) - tau * log(class prior of the fit labels); 1 minimises the balanced error, 0 is argmax.
+    # Probabilities (predict_proba, AUROC) and training are unchanged.
+    logit_adjustment: float = attrs.field(default=0.0, validator=[v.instance_of((int, float)), v.ge(0.0), v.le(2.0)])
     pretrain: TrainConfig = attrs.field(factory=lambda: PRETRAIN_DEFAULTS)
     finetune: TrainConfig = attrs.field(factory=lambda: FINETUNE_DEFAULTS)
     attention: str = attrs.field(default="auto", validator=v.in_(("auto", "sdpa", "math", "xformers")))

@@ -20,7 +20,7 @@ from lanistr_core.config import MONITOR_MODES, TASK_MONITORS, LanistrConfig, Tra
 from lanistr_core.columns import check_columns, resolve_columns
 from lanistr_core.data import Collator, MultimodalBatch, check_rows_have_a_modality, make_loader
 from lanistr_core.engine import Trainer, autocast_for
-from lanistr_core.metrics import classification_metrics, regression_metrics
+from lanistr_core.metrics import classification_metrics, decide, decision_offset, regression_metrics
 from lanistr_core.optim import encoder_lr_scales
 from lanistr_core.report import ModalityReport, modality_report
 from lanistr_core.serialization import load_state, save_state
@@ -77,6 +77,7 @@ class Lanistr:
         self.classes_: list[Any] | None = None
         self.task_: str | None = None
         self.target_stats_: dict[str, float] | None = None
+        self.class_prior_: list[float] | None = None  # class frequencies of the fit labels (logit_adjustment)
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -306,6 +307,8 @@ class Lanistr:
             self.classes_ = sorted({_py(v) for v in y.tolist()}, key=lambda v: (str(type(v)), v))
             if len(self.classes_) < 2:
                 raise ValueError(f"label column {self.config.label!r} has a single class {self.classes_}; need 2 or more")
+            counts = pd.Series([_py(v) for v in y.tolist()]).value_counts()
+            self.class_prior_ = [float(counts.get(c, 0)) / len(y) for c in self.classes_]
         else:
             values = y.astype(float)
             self.target_stats_ = {"mean": float(values.mean()), "std": float(values.std()) or 1.0}
@@ -432,11 +435,13 @@ class Lanistr:
         return torch.from_numpy(logits).softmax(-1).numpy()
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predicted class labels (classification) or values (regression), one per row."""
+        """Predicted class labels (classification; argmax, or the ``logit_adjustment`` rule) or values
+        (regression), one per row."""
         self._require("fitted")
         _, logits = self._forward_all(frame)
         if self.task_ == "classification":
-            return np.asarray(self.classes_, dtype=object)[logits.argmax(-1)]
+            proba = torch.from_numpy(logits).softmax(-1).numpy()
+            return np.asarray(self.classes_, dtype=object)[decide(proba, self.decision_offset())]
         stats = self.target_stats_
         return logits[:, 0] * stats["std"] + stats["mean"]
 
@@ -450,9 +455,18 @@ class Lanistr:
         """Task metrics of (n, n_out) logits against encoded targets (class indices / standardised values)."""
         logits, y = logits.float().cpu(), targets.cpu().numpy()
         if self.task_ == "classification":
-            return classification_metrics(y, logits.softmax(-1).numpy())
+            return classification_metrics(y, logits.softmax(-1).numpy(), self.decision_offset())
         stats = self.target_stats_
         return regression_metrics(y * stats["std"] + stats["mean"], logits[:, 0].numpy() * stats["std"] + stats["mean"])
+
+    def decision_offset(self) -> np.ndarray | None:
+        """What classification decisions subtract from the log-probabilities (``logit_adjustment`` times
+        the log class prior of the fit labels), or None for plain argmax."""
+        prior = getattr(self, "class_prior_", None)
+        if self.task_ != "classification" or prior is None:
+            return None
+        # a class can be absent from a stream's label sample: floor its prior instead of log(0)
+        return decision_offset(np.maximum(np.asarray(prior), 1e-6), self.config.logit_adjustment)
 
     def embed(self, frame: pd.DataFrame) -> np.ndarray:
         """(n_rows, dim) pooled fused embeddings."""

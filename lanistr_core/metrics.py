@@ -8,13 +8,34 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error, r2_score, roc_auc_score
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+def decision_offset(class_prior: np.ndarray | None, logit_adjustment: float) -> np.ndarray | None:
+    """What :func:`decide` subtracts from the log-probabilities: ``logit_adjustment * log(prior)``
+    (post-hoc logit adjustment, Menon et al. 2021), or None when there is nothing to subtract."""
+    if class_prior is None or logit_adjustment == 0:
+        return None
+    return logit_adjustment * np.log(np.asarray(class_prior, dtype=np.float64))
+
+
+def decide(proba: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+    """Predicted class indices: argmax of ``log(proba) - offset`` (plain argmax without an offset).
+
+    With ``offset = log(prior)`` this is the argmax of ``p(y|x) / p(y)``, the rule that minimises the
+    balanced error; a class of probability 0 is never predicted.
+    """
+    if offset is None:
+        return proba.argmax(axis=1)
+    with np.errstate(divide="ignore"):
+        return (np.log(proba) - offset).argmax(axis=1)
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, offset: np.ndarray | None = None) -> dict[str, float]:
     """accuracy, macro_f1 and AUROC (binary, or one-vs-rest macro over classes seen in ``y_true``).
 
-    ``y_true`` holds class indices, ``proba`` is (n, n_classes). AUROC is NaN (with a
-    warning) when ``y_true`` holds a single class.
+    ``y_true`` holds class indices, ``proba`` is (n, n_classes). Accuracy and macro-F1 score the
+    decisions of :func:`decide` with ``offset``; AUROC scores the probabilities themselves. AUROC is
+    NaN (with a warning) when ``y_true`` holds a single class.
     """
-    y_pred = proba.argmax(axis=1)
+    y_pred = decide(proba, offset)
     n_classes = proba.shape[1]
     out = {
         "accuracy": float(accuracy_score(y_true, y_pred)),

@@ -43,6 +43,7 @@ def save_model(model: Lanistr, path: Path) -> Path:
         "task": model.task_,
         "classes": model.classes_,
         "target_stats": model.target_stats_,
+        "class_prior": getattr(model, "class_prior_", None),
         "fitted": bool(getattr(model, "fitted_", False)),
         "pretrained": bool(getattr(model, "pretrained_", False)),
     })
@@ -73,6 +74,7 @@ def load_model(cls: type[Lanistr], path: Path, *, device: str | None = None) -> 
     # the modality order fixes token order and modality-embedding rows: restore it exactly
     model.columns_ = {k: list(meta["columns"][k]) for k in meta["modality_order"]}
     model.task_, model.classes_, model.target_stats_ = meta["task"], meta["classes"], meta["target_stats"]
+    model.class_prior_ = meta.get("class_prior")  # absent in models saved before logit_adjustment
     model.modality_configs_ = {
         name: registry.get_modality(name).config_cls(**values) for name, values in meta["modality_configs"].items()
     }

@@ -15,7 +15,7 @@ import pandas as pd
 
 from sklearn.metrics import log_loss
 
-from lanistr_core.metrics import classification_metrics
+from lanistr_core.metrics import classification_metrics, decision_offset
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
@@ -62,21 +62,26 @@ def reference_pipeline(text: Sequence[str], tabular: Sequence[str], frame: pd.Da
 def tfidf_reference(
     *, train: pd.DataFrame, validation: pd.DataFrame, test: pd.DataFrame, text: Sequence[str],
     tabular: Sequence[str], label: str, select_on: str = "auroc", grid: Sequence[float] = C_GRID,
+    logit_adjustment: float = 0.0,
 ) -> dict[str, Any]:
     """Fit on ``train`` for each C of ``grid``, keep the best ``select_on`` on ``validation`` (ties: the
-    lower validation log-loss), score ``test``.
+    lower validation log-loss), score ``test``. ``logit_adjustment`` applies the decision rule of the
+    LANISTR option of that name (class prior: the ``train`` labels), so both sides decide alike.
 
-    Returns the test metrics (accuracy, macro_f1, auroc) plus ``C`` and ``val_<select_on>``.
+    Returns the test metrics (accuracy, macro_f1, auroc) plus ``C`` and the validation metrics of the
+    chosen C as ``val_<name>``.
     """
     classes = sorted(train[label].unique().tolist())
     index = {c: i for i, c in enumerate(classes)}
     columns = [*text, *tabular]
+    prior = train[label].map(index).value_counts(normalize=True).sort_index().to_numpy()
+    offset = decision_offset(prior, logit_adjustment)
 
     def proba(model: Any, frame: pd.DataFrame) -> np.ndarray:
         return class_probabilities(model, frame[columns], classes)
 
     def scores(model: Any, frame: pd.DataFrame) -> dict[str, float]:
-        return classification_metrics(frame[label].map(index).to_numpy(), proba(model, frame))
+        return classification_metrics(frame[label].map(index).to_numpy(), proba(model, frame), offset)
 
     best: tuple[tuple[float, float], float, Any] | None = None
     y_val = validation[label].map(index).to_numpy()
@@ -86,5 +91,6 @@ def tfidf_reference(
         key = (scores(model, validation)[select_on], -log_loss(y_val, proba(model, validation), labels=range(len(classes))))
         if best is None or key > best[0]:
             best = (key, c, model)
-    (value, _), c, model = best
-    return {**scores(model, test), "C": c, f"val_{select_on}": value}
+    _, c, model = best
+    val = {f"val_{k}": v for k, v in scores(model, validation).items()}
+    return {**scores(model, test), "C": c, **val}

@@ -43,6 +43,7 @@ from attrs import validators as v
 
 from lanistr_core.contracts import PRESENT, EncodedTokens
 from lanistr_core.engine import autocast_for
+from lanistr_core.metrics import decide
 
 if TYPE_CHECKING:
     from lanistr_core.facade import Lanistr
@@ -292,11 +293,13 @@ def resolve_metric(task: str, metric: str | None) -> str:
     return metric
 
 
-def score(metric: str, y: np.ndarray, pred: np.ndarray) -> float:
+def score(metric: str, y: np.ndarray, pred: np.ndarray, offset: np.ndarray | None = None) -> float:
     """Higher-is-better ``metric`` of predictions ``pred`` against ``y``.
 
     Classification: ``y`` holds class indices, ``pred`` is (n, n_classes) probabilities; AUROC is
-    binary, or one-vs-rest macro over the classes present in ``y`` (NaN with a single class).
+    binary, or one-vs-rest macro over the classes present in ``y`` (NaN with a single class);
+    accuracy and macro-F1 score the decisions of :func:`lanistr_core.metrics.decide` with ``offset``
+    (the model's ``decision_offset()``).
     Regression: ``y`` and ``pred`` are (n,) values.
     """
     from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error, r2_score
@@ -314,9 +317,9 @@ def score(metric: str, y: np.ndarray, pred: np.ndarray) -> float:
         return float(np.mean([float(binary_auroc(scores[:, c], (target == c).long(), validate_args=False))
                               for c in classes]))
     if metric == "macro_f1":
-        return float(f1_score(y, pred.argmax(1), average="macro", labels=np.arange(pred.shape[1]), zero_division=0))
+        return float(f1_score(y, decide(pred, offset), average="macro", labels=np.arange(pred.shape[1]), zero_division=0))
     if metric == "accuracy":
-        return float(accuracy_score(y, pred.argmax(1)))
+        return float(accuracy_score(y, decide(pred, offset)))
     if metric == "r2":
         return float(r2_score(y, pred)) if len(y) > 1 else math.nan
     if metric == "neg_rmse":
@@ -461,6 +464,7 @@ def modality_report(model: Lanistr, frame: pd.DataFrame, *, run_dir: str | os.Pa
     else:
         subsets, weights = permutation_weights(k, config.n_permutations, rng)
 
+    offset = model.decision_offset()
     pred, present = subset_predictions(model, frame, subsets, batch_size=config.batch_size)
     pred = np.where(np.isnan(pred), prior, pred)  # nothing of the subset present: the prior
     if model.task_ == "regression":
@@ -468,7 +472,7 @@ def modality_report(model: Lanistr, frame: pd.DataFrame, *, run_dir: str | os.Pa
 
     def all_scores(rows: np.ndarray | None) -> np.ndarray:
         yy = y if rows is None else y[rows]
-        return np.array([score(metric, yy, p if rows is None else p[rows]) for p in pred])
+        return np.array([score(metric, yy, p if rows is None else p[rows], offset) for p in pred])
 
     values = all_scores(None)  # (S,)
     shapley = weights @ values  # (k,)
