@@ -465,8 +465,7 @@ class Lanistr:
         prior = getattr(self, "class_prior_", None)
         if self.task_ != "classification" or prior is None:
             return None
-        # a class can be absent from a stream's label sample: floor its prior instead of log(0)
-        return decision_offset(np.maximum(np.asarray(prior), 1e-6), self.config.logit_adjustment)
+        return decision_offset(np.asarray(prior), self.config.logit_adjustment)  # every fit class has a count
 
     def embed(self, frame: pd.DataFrame) -> np.ndarray:
         """(n_rows, dim) pooled fused embeddings."""
